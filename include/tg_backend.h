@@ -9,7 +9,7 @@
 ** A minimal backend:
 **
 **   #include "tg_backend.h"
-**   TG_BACKEND_EXPORT const tg_backend_manifest tg_backend_manifest = TG_BACKEND_MANIFEST_INIT("ACME", "0.1.0", "c");
+**   TG_BACKEND_EXPORT const tg_manifest tg_backend_manifest = TG_BACKEND_MANIFEST_INIT("ACME", "0.1.0", "c");
 **   static tg_backend_api api = { .struct_size = sizeof(tg_backend_api), .device_count = my_count, ... };
 **   TG_BACKEND_EXPORT tg_status tg_backend_entry_v1(const tg_backend_host *host, const tg_backend_api **out) {
 **     uint32_t minor;
@@ -176,18 +176,19 @@ typedef enum tg_log_level { TG_LOG_DEBUG = 0, TG_LOG_INFO = 1, TG_LOG_WARN = 2, 
 
 /* ---------------- Manifest ---------------- */
 
-/* Build flavors for tg_backend_manifest.flavor. */
+/* Build flavors for tg_manifest.flavor. */
 #define TG_BACKEND_FLAVOR_RELEASE "release"
 #define TG_BACKEND_FLAVOR_DEBUG "debug"
 #define TG_BACKEND_FLAVOR_ASAN "asan"
 
-/* The const data symbol every backend exports as `tg_backend_manifest`. The host reads it before calling any
+/* The type of the const data symbol every backend exports as `tg_backend_manifest` (the type is named tg_manifest
+** because C types and objects share one namespace). The host reads it before calling any
 ** backend code. All strings are NUL-terminated within their arrays (the host checks). `dialects` is a comma-
 ** separated list of the core's dialects the backend accepts ("c", "cuda", "hip", "metal", "opencl", "wgsl",
 ** "glsl"). The same content ships as JSON in the plugin's wheel so a host can refuse it before dlopen. */
 typedef struct tg_backend_manifest {
   uint32_t magic;         /* TG_BACKEND_MAGIC */
-  uint32_t struct_size;   /* sizeof(tg_backend_manifest) as the backend saw it */
+  uint32_t struct_size;   /* sizeof(tg_manifest) as the backend saw it */
   uint32_t abi_major;     /* TG_BACKEND_ABI_MAJOR the backend was built against */
   uint32_t abi_min_minor; /* lowest host minor the backend can work with */
   uint32_t abi_max_minor; /* highest minor the backend knows (TG_BACKEND_ABI_MINOR at its build) */
@@ -195,10 +196,10 @@ typedef struct tg_backend_manifest {
   char version[32];       /* the backend's own version, e.g. "0.1.0" */
   char flavor[16];        /* TG_BACKEND_FLAVOR_* */
   char dialects[64];
-} tg_backend_manifest;
+} tg_manifest;
 
 #define TG_BACKEND_MANIFEST_INIT(NAME, VERSION, DIALECTS)                                                              \
-  {TG_BACKEND_MAGIC, (uint32_t)sizeof(tg_backend_manifest), TG_BACKEND_ABI_MAJOR, 0, TG_BACKEND_ABI_MINOR, NAME, VERSION, \
+  {TG_BACKEND_MAGIC, (uint32_t)sizeof(tg_manifest), TG_BACKEND_ABI_MAJOR, 0, TG_BACKEND_ABI_MINOR, NAME, VERSION, \
    TG_BACKEND_FLAVOR_RELEASE, DIALECTS}
 
 /* ---------------- Host callbacks ---------------- */
@@ -217,7 +218,7 @@ typedef struct tg_backend_host {
 
 /* Negotiation helper: returns TG_OK and the minor to speak (min of both maxima), or TG_ERR_ABI after reporting
 ** why through host->set_error. Backends call this instead of comparing constants themselves. */
-static inline tg_status tg_backend_negotiate(const tg_backend_host *host, const tg_backend_manifest *m, uint32_t *out_minor) {
+static inline tg_status tg_backend_negotiate(const tg_backend_host *host, const tg_manifest *m, uint32_t *out_minor) {
   if (host == NULL || m == NULL || out_minor == NULL || host->struct_size < TG_STRUCT_SIZE(tg_backend_host, log))
     return TG_ERR_NULL_POINTER;
   if (host->abi_major != m->abi_major || host->abi_minor < m->abi_min_minor) {

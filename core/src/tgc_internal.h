@@ -1,0 +1,23 @@
+/* tgc_internal.h -- declarations shared inside libtgc (never installed). */
+#ifndef TGC_INTERNAL_H
+#define TGC_INTERNAL_H
+#include "tg.h"
+
+/* ---- errors (error.c) ---- */
+/* Formats the calling thread's last-error message and returns `code`, so that `return tg_err(...)` reads well. */
+tg_status tg_err(tg_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- handles (handle.c) ----
+** Public handles are not pointers to our structs but slot/generation/kind triples encoded in a pointer-sized value,
+** so that a released or forged handle is detected instead of dereferenced. */
+typedef enum tg_hkind { TG_H_BACKEND = 1, TG_H_DEVICE = 2, TG_H_BUFFER = 3, TG_H_PROGRAM = 4, TG_H_KINDS = 5 } tg_hkind;
+/* New handle for obj with one reference; NULL when out of memory. */
+void *tg_handle_new(tg_hkind kind, void *obj);
+/* Resolves h to its object, or sets an error naming `what` (the parameter) and returns it. */
+tg_status tg_handle_get(const void *h, tg_hkind kind, const char *what, void **obj);
+/* Adds a reference. */
+tg_status tg_handle_retain(const void *h, tg_hkind kind, const char *what);
+/* Drops a reference; when it was the last, removes the handle and returns the object in *dead (else NULL). */
+tg_status tg_handle_release(const void *h, tg_hkind kind, const char *what, void **dead);
+size_t tg_handle_live(tg_hkind kind);
+#endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean clone: system packages, the Python package and its test extra, the C build with
+# ctest, the C tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+
+# C compiler and CMake (Debian). Skipped when present, so it also runs where apt is not available.
+need=()
+command -v cc >/dev/null || need+=(gcc)
+command -v cmake >/dev/null || need+=(cmake)
+command -v clang >/dev/null || need+=(clang)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+python3 -m pip install -q --upgrade pip >/dev/null
+python3 -m pip install -q ".[test]"
+
+echo "== C build + ctest =="
+cmake -S . -B build -DBUILD_TESTS=ON -DBUILD_EXAMPLES=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$JOBS"
+ctest --test-dir build --output-on-failure -j"$JOBS"
+
+echo "== C tests under ASan + UBSan =="
+cmake -S . -B build-asan -DBUILD_TESTS=ON -DBUILD_EXAMPLES=ON -DTGC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$JOBS"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$JOBS"
+
+echo "== pytest =="
+python3 -m pytest -q tests

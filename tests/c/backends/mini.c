@@ -1,0 +1,2 @@
+#define MB_NAME "MINI"
+#include "mini_backend.h"
