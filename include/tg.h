@@ -87,9 +87,9 @@ typedef enum tg_backend_state {
 typedef struct tg_backend_info {
   size_t struct_size;
   char name[32];        /* "CPU", "CUDA", ... ("" if the manifest could not be read) */
-  char version[32];
-  char flavor[16];
-  char dialects[64];
+  char version[32];     /* the backend's own version */
+  char flavor[16];      /* "release", "debug", "asan" */
+  char dialects[64];    /* comma-separated dialects from the manifest */
   char path[512];       /* library path, "" for built-in backends */
   uint32_t abi_major;   /* from the manifest */
   uint32_t abi_minor;   /* negotiated; 0 when not loaded */
@@ -111,7 +111,7 @@ TG_API tg_status tg_backend_load(const char *path, tg_backend **out);
 /* Number of known backends, including quarantined ones and the built-in CPU backend. */
 TG_API tg_status tg_backend_count(int *out_count);
 
-/* The index-th backend, 0 <= index < tg_backend_count(). */
+/* The index-th backend, 0 <= index < tg_backend_count(). Library-owned handle: never released by the caller. */
 TG_API tg_status tg_backend_at(int index, tg_backend **out);
 
 /* Fills *out (see tg_backend_info). */
@@ -128,7 +128,8 @@ TG_API tg_status tg_device_count(int *out_count);
 TG_API tg_status tg_device_at(int index, tg_device **out);
 
 /* The device named `name`, tinygrad-style and case-insensitive: "CPU", "CUDA" (= "CUDA:0"), "CUDA:1".
-** TG_ERR_OUT_OF_RANGE for an unknown name or index, TG_ERR_UNAVAILABLE for a backend that has no device. */
+** Library-owned handle: never released by the caller. TG_ERR_OUT_OF_RANGE for an unknown name or index,
+** TG_ERR_UNAVAILABLE for a backend that has no device. */
 TG_API tg_status tg_device_get(const char *name, tg_device **out);
 
 /* The device's canonical name ("CPU", "CUDA:1"). Library-owned, valid until process exit. */
@@ -140,7 +141,7 @@ TG_API tg_status tg_device_get_properties(tg_device *device, tg_device_propertie
 /* Fills *out with the device's capabilities, as tg_device_get_properties. */
 TG_API tg_status tg_device_get_caps(tg_device *device, tg_device_caps *out);
 
-/* The backend that provides the device. */
+/* The backend that provides the device. Library-owned handle: never released by the caller. */
 TG_API tg_status tg_device_backend(tg_device *device, tg_backend **out);
 
 /* Blocks until all work queued on the device is done. */
@@ -165,7 +166,7 @@ TG_API tg_status tg_buffer_copyout(tg_buffer *buffer, size_t offset, void *dst, 
 /* The buffer's size in bytes. */
 TG_API tg_status tg_buffer_size(tg_buffer *buffer, size_t *out);
 
-/* The device the buffer lives on. */
+/* The device the buffer lives on. Library-owned handle: never released by the caller. */
 TG_API tg_status tg_buffer_device(tg_buffer *buffer, tg_device **out);
 
 /* Adds a reference. */

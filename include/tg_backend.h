@@ -195,7 +195,7 @@ typedef struct tg_backend_manifest {
   char name[32];          /* upper-case device prefix, e.g. "CUDA" */
   char version[32];       /* the backend's own version, e.g. "0.1.0" */
   char flavor[16];        /* TG_BACKEND_FLAVOR_* */
-  char dialects[64];
+  char dialects[64];      /* comma-separated, e.g. "c" or "cuda,ptx" */
 } tg_manifest;
 
 #define TG_BACKEND_MANIFEST_INIT(NAME, VERSION, DIALECTS)                                                              \
@@ -249,7 +249,7 @@ typedef struct tg_tensor_core {
   size_t struct_size;
   uint32_t dims[3];          /* N, M, K */
   uint32_t threads;          /* threads per warp/wave that cooperate */
-  uint32_t elements_per_thread[3];
+  uint32_t elements_per_thread[3]; /* elements of A, B and C each thread holds */
   uint32_t dtype_in, dtype_out; /* tg_dtype */
 } tg_tensor_core;
 
