@@ -183,7 +183,7 @@ static void quarantine(backend *b, tg_backend_state state) {
 static void free_devices(backend *b) {
   for (int i = 0; i < b->ndev; i++) {
     void *dead;
-    tg_handle_release(b->devs[i]->handle, TG_H_DEVICE, "device", &dead);
+    if (b->devs[i]->handle) tg_handle_release(b->devs[i]->handle, TG_H_DEVICE, "device", &dead);
     pthread_mutex_destroy(&b->devs[i]->mu);
     free(b->devs[i]);
   }
@@ -199,7 +199,7 @@ static tg_status probe_devices(backend *b) {
   tg_status st = b->api.device_count(&n);
   if (st != TG_OK || n <= 0) {
     b->state = TG_BACKEND_UNAVAILABLE;
-    snprintf(b->reason, sizeof b->reason, "%s", st != TG_OK && backend_msg[0] ? backend_msg : st != TG_OK ? tg_status_string(st) : "no devices");
+    snprintf(b->reason, sizeof b->reason, "%.1000s", st != TG_OK && backend_msg[0] ? backend_msg : st != TG_OK ? tg_status_string(st) : "no devices");
     return TG_OK;
   }
   if (n > 64) n = 64;
@@ -321,7 +321,7 @@ fail:
     dlclose(b->dl);
     b->dl = NULL;
   }
-  return st;
+  return tg_err(st, "%s", b->reason); /* the cleanup above may have overwritten the message */
 }
 
 static void registry_init(void) {

@@ -115,7 +115,7 @@ static tg_status mb_sync(tg_backend_device *d) {
   return TG_OK;
 }
 
-static tg_backend_api api = {
+static tg_backend_api api __attribute__((used)) = {
     .struct_size = sizeof(tg_backend_api), .device_count = mb_count, .device_properties = mb_props, .device_caps = mb_caps,
     .device_open = mb_open, .device_close = mb_close, .alloc = mb_alloc, .free = mb_free, .copyin = mb_copyin,
     .copyout = mb_copyout, .compile = mb_compile, .blob_free = mb_blob_free, .load = mb_load, .program_free = mb_program_free,
