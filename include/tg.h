@@ -72,6 +72,45 @@ TG_API const char *tg_status_string(tg_status status);
 ** calling thread's next tgc call. */
 TG_API const char *tg_last_error(void);
 
+/* ---------------- Dtypes ---------------- */
+
+/* What tinygrad's DType carries, for one tg_dtype. Versioned out-struct: set struct_size = sizeof(tg_dtype_info). */
+typedef struct tg_dtype_info {
+  size_t struct_size;
+  char name[24];     /* tinygrad's attribute name: "float32", "bfloat16", "weakint" */
+  char c_name[24];   /* tinygrad's DType.name, the C spelling: "float", "__bf16", "unsigned char" */
+  char fmt;          /* struct-module format character ('f', 'e', '?', ...) or 0 when none */
+  int32_t priority;  /* promotion priority */
+  uint32_t bitsize;
+  uint32_t itemsize; /* (bitsize + 7) / 8 */
+  uint32_t is_float, is_int, is_unsigned, is_bool, is_weak;
+  double min, max;   /* the dtype's range (tinygrad's DType.min/max; +-inf for floats, 0/1 for bool) */
+} tg_dtype_info;
+
+/* Fills *out for a dtype (storage dtypes and TG_WEAKINT/TG_WEAKFLOAT). TG_ERR_INVALID_ARGUMENT for unknown values. */
+TG_API tg_status tg_dtype_get_info(tg_dtype dtype, tg_dtype_info *out);
+
+/* The dtype named `name`, as tinygrad's to_dtype(): "float32", "float", "half", "int", "uchar", ... (case-insensitive).
+** TG_ERR_INVALID_ARGUMENT naming the string when unknown. */
+TG_API tg_status tg_dtype_from_name(const char *name, tg_dtype *out);
+
+/* tinygrad's least_upper_dtype(*dtypes): the smallest dtype all of dtypes[0..n) promote to (JAX-style lattice, weak
+** scalars included). n >= 1. */
+TG_API tg_status tg_dtype_promote(const tg_dtype *dtypes, size_t n, tg_dtype *out);
+
+/* tinygrad's least_upper_float(dtype): dtype itself if it is a float, else its promotion with the default float. */
+TG_API tg_status tg_dtype_least_upper_float(tg_dtype dtype, tg_dtype *out);
+
+/* tinygrad's sum_acc_dtype(dtype): the accumulator dtype of sum() over that dtype. */
+TG_API tg_status tg_dtype_sum_acc(tg_dtype dtype, tg_dtype *out);
+
+/* tinygrad's can_lossless_cast(from, to): 1 if every value of `from` is exactly representable in `to`, else 0. */
+TG_API tg_status tg_dtype_can_lossless_cast(tg_dtype from, tg_dtype to, int *out);
+
+/* tinygrad's dtype.const(value) for floats, ints and bools: value rounded/wrapped to what the dtype can hold
+** (round-to-nearest-even for float16/bfloat16/fp8, C wrap-around for ints, nonzero -> 1 for bool). */
+TG_API tg_status tg_dtype_truncate(tg_dtype dtype, double value, double *out);
+
 /* ---------------- Backends ---------------- */
 
 typedef struct tg_backend tg_backend;

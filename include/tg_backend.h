@@ -126,7 +126,11 @@ typedef enum tg_dtype {
   TG_FP8E5M2 = 14,
   TG_FP8E4M3FNUZ = 15,
   TG_FP8E5M2FNUZ = 16,
-  TG_DTYPE_COUNT = 17 /* grows with the enum; not a stable value */
+  TG_DTYPE_COUNT = 17, /* number of storage dtypes; grows with the enum, not a stable value */
+  /* Pseudo-dtypes of Python-style scalars in type promotion (tinygrad's dtypes.weakint/weakfloat, JAX's weak types).
+  ** Never the dtype of a buffer, never a bit in tg_device_caps.dtypes. */
+  TG_WEAKINT = 32,
+  TG_WEAKFLOAT = 33
 } tg_dtype;
 
 /* tinygrad 0.14.0's GroupOp.ALU. Bit (1 << value) in tg_device_caps.alu_ops declares that the dialect renders
