@@ -58,6 +58,7 @@
 #ifndef TG_NO_SYSTEM_HEADERS /* defined by the binding generator, which supplies the types itself */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #endif
 
 #ifdef __cplusplus
@@ -226,7 +227,10 @@ static inline tg_status tg_backend_negotiate(const tg_backend_host *host, const 
   if (host == NULL || m == NULL || out_minor == NULL || host->struct_size < TG_STRUCT_SIZE(tg_backend_host, log))
     return TG_ERR_NULL_POINTER;
   if (host->abi_major != m->abi_major || host->abi_minor < m->abi_min_minor) {
-    if (host->set_error) host->set_error(host->ctx, TG_ERR_ABI, "backend refuses the host's ABI version");
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: host ABI %u.%u refused: this backend speaks %u.%u to %u.%u", m->name, host->abi_major, host->abi_minor,
+             m->abi_major, m->abi_min_minor, m->abi_major, m->abi_max_minor);
+    if (host->set_error) host->set_error(host->ctx, TG_ERR_ABI, msg);
     return TG_ERR_ABI;
   }
   *out_minor = host->abi_minor < m->abi_max_minor ? host->abi_minor : m->abi_max_minor;
@@ -270,7 +274,9 @@ typedef struct tg_device_caps {
   uint64_t alu_ops;          /* bitmask over tg_alu_op rendered natively */
   uint32_t has_local;        /* workgroups with local ids */
   uint32_t has_shared;       /* workgroup-shared memory */
-  uint32_t has_threads;      /* host-thread parallelism: global[0] is the thread count (CPU backends) */
+  uint32_t has_threads;      /* host-thread parallelism (CPU backends): the codegen splits work over global_max[0] threads
+                                and the kernel reads its thread index (tinygrad's core_id) from gid[0]; launch accepts
+                                any global size and spreads it over its threads, so global_max is a preference here */
   uint32_t vector_width;     /* widest float vector the dialect loads/stores (1 = none, 4 = float4) */
   uint32_t global_max[3];    /* per-dimension grid limit */
   uint32_t local_max[3];     /* per-dimension workgroup limit (1,1,1 without has_local) */
@@ -291,8 +297,9 @@ typedef struct tg_backend_buffer tg_backend_buffer;   /* backend-defined */
 typedef struct tg_backend_program tg_backend_program; /* backend-defined */
 typedef struct tg_backend_event tg_backend_event;     /* backend-defined */
 
-/* A compiled kernel as bytes: PTX, a code object, a shared library. Produced by compile(), owned by the backend
-** until blob_free(); the host may copy `data` into its cache and hand copies back to load(). */
+/* A compiled kernel as bytes: PTX, a code object, a shared library. compile() overwrites the whole struct (setting
+** struct_size to its own sizeof); the blob is owned by the backend until blob_free(). The host may copy `data` into
+** its cache and hand copies back to load(). */
 typedef struct tg_blob {
   size_t struct_size;
   void *data;
