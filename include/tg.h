@@ -227,7 +227,8 @@ typedef struct tg_program tg_program;
 ** tg_program_release(). Compiler errors return TG_ERR_COMPILE with the compiler's log in tg_last_error(). */
 TG_API tg_status tg_program_compile(tg_device *device, const char *source, const char *name, tg_program **out);
 
-/* Runs the program over the grid global[0..2] (each >= 1, within the device's global_max) with workgroups of
+/* Runs the program over the grid global[0..2] (each >= 1, within the device's global_max unless the device has_threads,
+** which spreads any grid over its threads) with workgroups of
 ** local[0..2] (NULL = 1,1,1). bufs: n_bufs buffers of the program's device; vals: n_vals integers. Arrays are
 ** borrowed for the call. Returns when the launch is queued; tg_device_synchronize() waits for it. */
 TG_API tg_status tg_program_launch(tg_program *program, tg_buffer *const *bufs, size_t n_bufs, const int64_t *vals, size_t n_vals,
