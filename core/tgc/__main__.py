@@ -16,4 +16,10 @@ def main(argv: list[str] | None = None) -> int:
   from tgc import doctor
   return doctor.main(json_out=args.json)
 
-if __name__ == "__main__": sys.exit(main())
+def _entry() -> int:
+  try: return main()
+  except BrokenPipeError:  # `python -m tgc doctor | head` closed the pipe: not an error
+    sys.stderr.close()
+    return 0
+
+if __name__ == "__main__": sys.exit(_entry())
