@@ -107,8 +107,9 @@ TG_API tg_status tg_dtype_sum_acc(tg_dtype dtype, tg_dtype *out);
 /* tinygrad's can_lossless_cast(from, to): 1 if every value of `from` is exactly representable in `to`, else 0. */
 TG_API tg_status tg_dtype_can_lossless_cast(tg_dtype from, tg_dtype to, int *out);
 
-/* tinygrad's dtype.const(value) for floats, ints and bools: value rounded/wrapped to what the dtype can hold
-** (round-to-nearest-even for float16/bfloat16/fp8, C wrap-around for ints, nonzero -> 1 for bool). */
+/* tinygrad's truncate[dtype](value): value rounded/wrapped to what the dtype can hold (round-to-nearest-even for
+** float16/bfloat16/fp8 with their overflow and NaN rules, the sign of NaN kept; C wrap-around for ints, exact while the
+** value fits a double; nonzero -> 1 for bool). */
 TG_API tg_status tg_dtype_truncate(tg_dtype dtype, double value, double *out);
 
 /* ---------------- Backends ---------------- */
