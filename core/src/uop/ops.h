@@ -77,6 +77,14 @@ typedef struct tg_arg {
   const struct tg_arg *items; /* TUPLE payload, owned by the arg */
 } tg_arg;
 
+/* ParamArg (BUFFER/PARAM's arg) as a tuple: items[0] is the string "ParamArg", then the dataclass fields in order.
+** Trailing items may be left out; they take the dataclass defaults (None, addrspace AddrSpace.GLOBAL, volatile False).
+** addrspace is a TG_ARG_ENUM ("AddrSpace.ALU", i = its value); vmin_vmax a 2-tuple; device a str or tuple of str. */
+enum {
+  TG_PARAMARG_SLOT = 1, TG_PARAMARG_DTYPE = 2, TG_PARAMARG_VMIN_VMAX = 3, TG_PARAMARG_MULTIPLE_OF = 4, TG_PARAMARG_NAME = 5,
+  TG_PARAMARG_ADDRSPACE = 6, TG_PARAMARG_AXIS = 7, TG_PARAMARG_DEVICE = 8, TG_PARAMARG_VOLATILE = 9, TG_PARAMARG_COUNT = 10
+};
+
 /* Constructors of arg values (stack values; tg_uop_new deep-copies what it keeps). */
 static inline tg_arg tg_arg_none(void) { tg_arg a = {0}; return a; }
 static inline tg_arg tg_arg_int(int64_t v) { tg_arg a = {0}; a.kind = TG_ARG_INT; a.i = v; return a; }
@@ -90,11 +98,18 @@ static inline tg_arg tg_arg_tuple(const tg_arg *items, uint32_t n) { tg_arg a = 
 /* A tuple of n ints (PERMUTE's order, FLIP's flags as 0/1 with kind BOOL when `as_bool`): items copied. */
 int tg_arg_ints(const int64_t *v, uint32_t n, int as_bool, tg_arg *out); /* heap-backed; free with tg_arg_free */
 void tg_arg_free(tg_arg *a);
+/* Deep copy into *dst (free with tg_arg_free). TG_ERR_OUT_OF_MEMORY leaves *dst None and nothing allocated. */
+tg_status tg_arg_copy(const tg_arg *src, tg_arg *dst);
 uint64_t tg_arg_hash(const tg_arg *a);
 int tg_arg_eq(const tg_arg *a, const tg_arg *b);
-/* Python repr of the arg as tinygrad prints it: None, 3, 1.5, True, Invalid, dtypes.float, Ops.ADD, (0, 1), 'gidx0'.
+/* Python repr of the arg as tinygrad prints it: None, 3, ConstFloat(1.5), True, Invalid, dtypes.float, Ops.ADD, (0, 1),
+** 'gidx0', ParamArg(0, dtypes.float). Floats are ConstFloats (tinygrad's CONST args), except a ParamArg's vmin_vmax.
 ** Appends to buf (cap bytes, always NUL-terminated); returns the length it wanted. */
 size_t tg_arg_repr(const tg_arg *a, char *buf, size_t cap);
+/* Python str() of the arg (what tagstr and REDUCE's argstr print): a str bare, a float without "ConstFloat(...)". */
+size_t tg_arg_pystr(const tg_arg *a, char *buf, size_t cap);
+/* "float" for float32, "uchar" for uint8, ...: the name DType.__repr__ prints after "dtypes.". Static storage. */
+const char *tg_dtype_repr_name(int dt);
 
 /* ---------------- the UOp ---------------- */
 
@@ -117,6 +132,7 @@ struct tg_uop {
   uint32_t flags;
   tg_uop *next;           /* intern-table chain */
   const tg_shape *shape_cache;
+  void *bounds_cache;     /* vmin/vmax, computed once (bounds.c) */
 };
 
 /* A dtype id meaning "derive it" (tinygrad's dtype=None: dtype_from_uop). */
@@ -128,7 +144,8 @@ struct tg_uop {
 tg_uop *tg_uop_new(tg_op op, int dtype, tg_uop *const *src, size_t nsrc, tg_arg arg);
 /* Same with a tag. */
 tg_uop *tg_uop_new_tagged(tg_op op, int dtype, tg_uop *const *src, size_t nsrc, tg_arg arg, tg_arg tag);
-/* tinygrad's UOp.replace: any of op/dtype/src/arg/tag changed (pass the old value to keep). New reference. */
+/* tinygrad's UOp.replace: any of op/dtype/src/arg/tag changed (pass the old value to keep; a NULL arg or tag keeps
+** it too). u itself, retained, when nothing changes. New reference. */
 tg_uop *tg_uop_replace(tg_uop *u, tg_op op, int dtype, tg_uop *const *src, size_t nsrc, const tg_arg *arg, const tg_arg *tag);
 
 tg_uop *tg_uop_retain(tg_uop *u);   /* returns u; NULL-safe */
@@ -156,19 +173,55 @@ int tg_uop_infer_dtype(tg_op op, tg_uop *const *src, size_t nsrc, const tg_arg *
 ** ("bad reshape: (2, 3) -> (4,)"). err may be NULL. */
 const tg_shape *tg_uop_shape(tg_uop *u, tg_status *err);
 
-/* Value range (tinygrad's vmin/vmax) as doubles for floats/bools and exact int64 for ints. */
+/* Value range (tinygrad's vmin/vmax), cached. Both views are always filled: imin/imax (ints and bools exactly, floats
+** truncated; saturated to int64, so uint64's max and weakint's +-2**799 read INT64_MAX/INT64_MIN) and fmin/fmax.
+** is_float: tinygrad's values are Python floats (a float dtype's default range, a float CONST, a CAST to float). */
 typedef struct tg_bounds { int is_float; int64_t imin, imax; double fmin, fmax; } tg_bounds;
 tg_bounds tg_uop_bounds(tg_uop *u);
+/* "vmin vmax" as Python's repr prints them ("0 9", "False True", "-inf inf"): ints exact to 127 bits (weakint's
+** +-2**799 saturates there), bools and floats as Python writes them. Same buffer contract as tg_arg_repr. */
+size_t tg_uop_bounds_repr(tg_uop *u, char *buf, size_t cap);
 
 /* Toposort (tinygrad's UOp.toposort without gate): sources before users, deterministic. Returns a malloc'd array of
 ** borrowed pointers (free() it), n in *n; NULL on out of memory. */
 tg_uop **tg_uop_toposort(tg_uop *root, size_t *n);
 
+/* Same with tinygrad's gate: a node for which gate(node, ctx) returns 0 is neither entered nor listed. */
+tg_uop **tg_uop_toposort_gated(tg_uop *root, int (*gate)(tg_uop *, void *), void *ctx, size_t *n);
+
 /* tinygrad's pretty_print / repr of a UOp graph, e.g.
 **   UOp(Ops.ADD, dtypes.float, arg=None, src=(
-**     UOp(Ops.CONST, dtypes.float, arg=1.0, src=()),
+**     UOp(Ops.CONST, dtypes.float, arg=ConstFloat(1.0), src=()),
 **     x1:=UOp(...),)) -- exact text of tinygrad's uop/render.py pretty_print.
 ** malloc'd string, free() it. */
 char *tg_uop_str(tg_uop *u);
+
+/* ---------------- small helpers shared by the uop files ---------------- */
+
+/* UOp.base (through movement ops and DETACH; borrowed) and UOp.is_invalid. */
+tg_uop *tg_uop_base(tg_uop *u);
+int tg_uop_is_invalid(const tg_uop *u);
+
+/* A string builder: fixed (grow = 0: truncates, always NUL-terminated, len counts what was wanted) or growing
+** (grow = 1: buf is malloc'd; failed is set when out of memory). */
+typedef struct tg_sb { char *buf; size_t cap, len; int grow, failed; } tg_sb;
+static inline tg_sb tg_sb_fixed(char *buf, size_t cap) {
+  tg_sb b = {0};
+  b.buf = buf, b.cap = cap;
+  if (cap) buf[0] = 0;
+  return b;
+}
+void tg_sb_putn(tg_sb *b, const char *s, size_t n);
+void tg_sb_puts(tg_sb *b, const char *s);
+void tg_sb_printf(tg_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tg_sb_arg(tg_sb *b, const tg_arg *a, int as_str); /* tg_arg_repr / tg_arg_pystr into a builder */
+void tg_float_repr(double f, tg_sb *b);                /* Python's repr(float) */
+
+/* A hash map from pointers to uint64 (open addressing; no removal). */
+typedef struct tg_ptrset { const void **keys; uint64_t *vals; size_t n, cap; } tg_ptrset;
+int tg_ptrset_init(tg_ptrset *s, size_t hint); /* 0 when out of memory */
+void tg_ptrset_free(tg_ptrset *s);
+uint64_t *tg_ptrset_get(const tg_ptrset *s, const void *p);        /* NULL when absent */
+uint64_t *tg_ptrset_put(tg_ptrset *s, const void *p, uint64_t v);  /* inserts v if absent; NULL when out of memory */
 
 #endif
