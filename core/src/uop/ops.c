@@ -295,6 +295,39 @@ static void paramarg_fmt(tg_sb *b, const tg_arg *a) {
   tg_sb_puts(b, ")");
 }
 
+/* Dataclass args other than ParamArg print like Python's generated __repr__ ("KernelInfo(name='test', beam=0)") or, for
+** CallInfo, its own __repr__. A tuple whose first item names one of these classes is that dataclass (see ops.h). */
+static const struct dc_desc {
+  const char *cls;
+  const char *fields[9];
+} dataclasses[] = {
+    {"KernelInfo", {"name", "axis_types", "dont_use_locals", "applied_opts", "opts_to_apply", "estimates", "beam"}},
+    {"ProgramInfo", {"name", "global_size", "local_size", "vars", "globals", "outs", "ins", "target"}},
+    {"Estimates", {"ops", "lds", "mem"}},
+    {"BufferizeOpts", {"device", "addrspace", "removable"}},
+    {"Opt", {"op", "axis", "arg"}},
+    {"CallInfo", {NULL}}, /* positional: CallInfo(grad_fxn id, name, precompile, precompile_backward) */
+};
+
+static const struct dc_desc *dataclass_of(const tg_arg *a) {
+  if (a->kind != TG_ARG_TUPLE || a->n == 0 || a->items[0].kind != TG_ARG_STR || !a->items[0].s) return NULL;
+  for (size_t i = 0; i < sizeof dataclasses / sizeof *dataclasses; i++)
+    if (!strcmp(a->items[0].s, dataclasses[i].cls)) return &dataclasses[i];
+  return NULL;
+}
+
+static void dataclass_fmt(tg_sb *b, const tg_arg *a, const struct dc_desc *d, int plain_float) {
+  tg_sb_printf(b, "%s(", d->cls);
+  uint32_t nfields = d->fields[0] ? 0 : 4;
+  while (d->fields[0] && nfields < 9 && d->fields[nfields]) nfields++;
+  for (uint32_t i = 1; i < a->n && i <= nfields; i++) {
+    if (i > 1) tg_sb_puts(b, ", ");
+    if (d->fields[0]) tg_sb_printf(b, "%s=", d->fields[i - 1]);
+    arg_fmt(b, &a->items[i], 0, plain_float);
+  }
+  tg_sb_puts(b, ")");
+}
+
 static int is_paramarg(const tg_arg *a) {
   return a->kind == TG_ARG_TUPLE && a->n > TG_PARAMARG_DTYPE && a->items[0].kind == TG_ARG_STR &&
          str_len(&a->items[0]) == 8 && !memcmp(a->items[0].s, "ParamArg", 8);
@@ -320,6 +353,8 @@ static void arg_fmt(tg_sb *b, const tg_arg *a, int as_str, int plain_float) {
   case TG_ARG_BYTES: return quoted(b, a->s, str_len(a), 1);
   case TG_ARG_TUPLE:
     if (is_paramarg(a)) return paramarg_fmt(b, a);
+    const struct dc_desc *dc = dataclass_of(a);
+    if (dc) return dataclass_fmt(b, a, dc, plain_float);
     tg_sb_puts(b, "(");
     for (uint32_t i = 0; i < a->n; i++) {
       if (i) tg_sb_puts(b, ", ");
