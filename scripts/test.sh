@@ -31,3 +31,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 echo "== pytest =="
 python3 -m pytest -q tests
+
+echo "== tgc-cuda plugin (no GPU here: NVRTC compile-only, packaging, discovery, doctor) =="
+python3 -m pip install -q ./plugins/tgc-cuda
+python3 -m pytest -q plugins/tgc-cuda/tests

@@ -61,7 +61,7 @@ static int nbackends;
 
 /* ---------------- host callbacks ---------------- */
 
-static _Thread_local char backend_msg[2048];
+static _Thread_local char backend_msg[8192]; /* room for a compiler log */
 
 static void host_set_error(void *ctx, tg_status code, const char *msg) {
   (void)ctx;

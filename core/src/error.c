@@ -4,7 +4,7 @@
 
 #include "tgc_internal.h"
 
-static _Thread_local char last_error[4096];
+static _Thread_local char last_error[16384];
 
 static const char *const status_text[] = {
     [TG_OK] = "ok",
