@@ -29,6 +29,8 @@
 **   built against 1.N keeps loading in every host 1.M with M >= N; a host reads only the fields that the
 **   backend's struct_size covers and treats the rest as absent (NULL functions, zero fields).
 **   A backend may also require a minimum minor (manifest.abi_min_minor); a host older than that refuses it.
+**   Python packaging follows the ABI: the `tgc` distribution's major version changes exactly when
+**   TG_BACKEND_ABI_MAJOR does (tgc 0.x speaks ABI 1.x), so a plugin built against 1.N pins `tgc>=0.N,<1`.
 **
 ** VERSIONED STRUCTS
 **   Every struct crossing the boundary starts with `size_t struct_size` (the writer's sizeof) and, where

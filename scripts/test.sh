@@ -35,3 +35,15 @@ python3 -m pytest -q tests
 echo "== tgc-cuda plugin (no GPU here: NVRTC compile-only, packaging, discovery, doctor) =="
 python3 -m pip install -q ./plugins/tgc-cuda
 python3 -m pytest -q plugins/tgc-cuda/tests
+
+echo "== tgc-sdk: its tests, then a generated backend built, installed and run through conformance =="
+python3 -m pip install -q "./sdk[test]"
+TGC_BUILD_DIR="$PWD/build" python3 -m pytest -q sdk/tests
+sdk_tmp=$(mktemp -d)
+tgc-sdk new-backend acme --output "$sdk_tmp/tgc-acme"
+python3 -m pip install -q --no-build-isolation "$sdk_tmp/tgc-acme"
+python3 -m tgc doctor | grep -E '^ACME +ready'
+tgc-sdk conformance acme --json "$sdk_tmp/acme.json" --html "$sdk_tmp/acme.html"
+tgc-sdk conformance cpu --library build/libtgc_cpu_plugin.so
+python3 -m pip uninstall -q -y tgc-acme
+rm -rf "$sdk_tmp"

@@ -1,0 +1,2 @@
+from tgc_sdk.cli import main
+main()
