@@ -2,8 +2,9 @@
 ** tg.h -- the public C API of tgc ("tinygrad.c").
 **
 ** tgc is tinygrad's deep-learning engine in C. This header is the whole contract between the library and
-** its callers (C, C++, Rust, the Python package): devices, buffers, raw kernels and backends today; tensors
-** arrive with the engine and will be declared in the Tensor section below.
+** its callers (C, C++, Rust, the Python package): devices, buffers, raw kernels, backends, dtypes and lazy tensors.
+** Tensors build tinygrad's UOp graph today; realizing them (scheduler, codegen, realize) arrives with the rest of
+** the engine, and its calls will be declared when they work.
 **
 ** A complete program (build: cc demo.c -Iinclude -Lbuild -ltgc):
 **
@@ -243,12 +244,190 @@ TG_API tg_status tg_program_release(tg_program *program);
 
 /* ---------------- Diagnostics ---------------- */
 
-/* Number of live handles of every kind (buffers, programs): for leak checks in tests and tools. */
+/* Number of live handles of every kind (buffers, programs, tensors): for leak checks in tests and tools. */
 TG_API tg_status tg_debug_live_handles(size_t *out_count);
 
 /* ---------------- Tensor ---------------- */
 
-/* The tensor API (tg_tensor_*) arrives with the engine. */
+/* A tg_tensor is tinygrad's Tensor: a lazy value in the engine's UOp graph, built exactly as tinygrad 0.14.0 builds it
+** (tensor.py and its mixins), plus the device it lives on. Every tg_tensor_* call below is graph building only: nothing
+** is computed or allocated on a device. tinygrad's `(Tensor.empty(2, 3) + 1.0).sum(axis=1)`:
+**
+**   tg_tensor *a, *one, *b, *c;
+**   tg_tensor_empty((int64_t[]){2, 3}, 2, TG_DTYPE_NONE, NULL, &a);
+**   tg_tensor_const_float(TG_WEAKFLOAT, 1.0, &one);          // a Python float
+**   tg_tensor_binary(TG_BINARY_ADD, a, one, &b);
+**   tg_tensor_reduce(TG_REDUCE_SUM, b, (int64_t[]){1}, 1, 0, TG_DTYPE_NONE, &c);
+**   tg_tensor_release(a), tg_tensor_release(one), tg_tensor_release(b);   // c keeps what it needs
+**
+** Ownership: tensors are reference counted like tg_buffer. Every call that returns a tensor hands the caller a new
+** reference, released with tg_tensor_release(); operands are borrowed for the call (the result keeps what it needs).
+**
+** Python scalars: where tinygrad takes a Python int, float or bool, pass a 0-d constant tensor made by
+** tg_tensor_const_int/tg_tensor_const_float with dtype TG_WEAKINT, TG_WEAKFLOAT or TG_BOOL (tinygrad's Tensor(3),
+** Tensor(1.5), Tensor(True)): `a + 1.5` is tg_tensor_binary(TG_BINARY_ADD, a, c, &out) with c such a constant. A bare
+** constant of those dtypes is read as a Python scalar where tinygrad's behaviour depends on it (pow's integer check,
+** pad's value, full's fill, arange's bounds).
+**
+** Shapes and errors: shapes are int64 arrays (at most 64 dims; a dim of 0 is allowed). Shape and dtype rules are
+** checked when the tensor is built, and a failure returns TG_ERR_SHAPE / TG_ERR_DTYPE / TG_ERR_OUT_OF_RANGE /
+** TG_ERR_INVALID_ARGUMENT with tinygrad's own message in tg_last_error() ("size mismatch, can't reshape ((2, 3)) ->
+** ((4,))", "dim=5 out of range [-2, 1]"). tinygrad raises some of these lazily, when the shape is first asked for.
+**
+** Threading: every call is thread-safe; a tensor may be shared between threads.
+**
+** Optional dtypes: parameters named `dtype` of type int take a tg_dtype or TG_DTYPE_NONE (tinygrad's dtype=None). */
+typedef struct tg_tensor tg_tensor;
+
+#define TG_DTYPE_NONE (-1)
+
+/* How tg_tensor_from_host reads its bytes (the host pseudo-device tinygrad stages them on). */
+typedef enum tg_host_kind {
+  TG_HOST_ARRAY = 0, /* an array of `dtype` (tinygrad's Tensor(numpy.ndarray): a BUFFER on "NPY", reshaped, copied) */
+  TG_HOST_LIST = 1   /* values packed from a Python list (tinygrad's Tensor(list): a BUFFER on "PYTHON"; for bfloat16
+                        and fp8 the bytes are float32 and the graph casts on the host before the copy) */
+} tg_host_kind;
+
+/* Elementwise ops of one operand, each built as tinygrad's method of that name builds it. */
+typedef enum tg_unary_op {
+  TG_UNARY_NEG = 0, TG_UNARY_RECIPROCAL = 1, TG_UNARY_SQRT = 2, TG_UNARY_RSQRT = 3, TG_UNARY_EXP2 = 4, TG_UNARY_LOG2 = 5,
+  TG_UNARY_EXP = 6, TG_UNARY_LOG = 7, TG_UNARY_LOG10 = 8, TG_UNARY_SIN = 9, TG_UNARY_COS = 10, TG_UNARY_TAN = 11,
+  TG_UNARY_TRUNC = 12, TG_UNARY_FLOOR = 13, TG_UNARY_CEIL = 14, TG_UNARY_ROUND = 15, TG_UNARY_ABS = 16,
+  TG_UNARY_SIGN = 17, TG_UNARY_RELU = 18, TG_UNARY_SIGMOID = 19, TG_UNARY_TANH = 20, TG_UNARY_SILU = 21,
+  TG_UNARY_SQUARE = 22, TG_UNARY_LOGICAL_NOT = 23, TG_UNARY_BITWISE_NOT = 24, TG_UNARY_ISNAN = 25,
+  TG_UNARY_ISINF = 26, TG_UNARY_ISFINITE = 27
+} tg_unary_op;
+
+/* Elementwise ops of two operands: tg_tensor_binary(op, x, y) is tinygrad's x.<method>(y), with its broadcasting and
+** dtype promotion. DIV is true division (x / y), FLOORDIV is x // y (div with rounding_mode="floor"), TRUNCDIV is
+** div(rounding_mode="trunc"), MOD is x % y, FMOD is x.fmod(y), MAXIMUM/MINIMUM are x.maximum/minimum(y), the
+** comparisons are x < y ... x != y, AND/OR/XOR/SHL/SHR are x & y ... x >> y. */
+typedef enum tg_binary_op {
+  TG_BINARY_ADD = 0, TG_BINARY_SUB = 1, TG_BINARY_MUL = 2, TG_BINARY_DIV = 3, TG_BINARY_FLOORDIV = 4,
+  TG_BINARY_TRUNCDIV = 5, TG_BINARY_MOD = 6, TG_BINARY_FMOD = 7, TG_BINARY_POW = 8, TG_BINARY_MAXIMUM = 9,
+  TG_BINARY_MINIMUM = 10, TG_BINARY_LT = 11, TG_BINARY_GT = 12, TG_BINARY_LE = 13, TG_BINARY_GE = 14,
+  TG_BINARY_EQ = 15, TG_BINARY_NE = 16, TG_BINARY_AND = 17, TG_BINARY_OR = 18, TG_BINARY_XOR = 19,
+  TG_BINARY_SHL = 20, TG_BINARY_SHR = 21
+} tg_binary_op;
+
+/* Reductions, as tinygrad's sum/prod/max/min/mean/any/all. */
+typedef enum tg_reduce_op {
+  TG_REDUCE_SUM = 0, TG_REDUCE_PROD = 1, TG_REDUCE_MAX = 2, TG_REDUCE_MIN = 3, TG_REDUCE_MEAN = 4, TG_REDUCE_ANY = 5,
+  TG_REDUCE_ALL = 6
+} tg_reduce_op;
+
+/* A tensor holding host data, as tinygrad's Tensor(data, device, dtype) builds it (see tg_host_kind): shape[0..ndim)
+** (ndim may be 0), `data` holds nbytes = prod(shape) * itemsize bytes of `dtype` (float32 for TG_HOST_LIST with
+** bfloat16/fp8), copied before return (NULL allowed when nbytes is 0). device NULL: $DEV, else "CPU" (names are
+** canonicalised as tinygrad's Device.canonicalize). Returns a new reference. Errors: TG_ERR_INVALID_ARGUMENT naming
+** both sizes when nbytes does not match the shape, TG_ERR_DTYPE for weak dtypes ("cannot create storage for weak
+** dtype dtypes.weakint"). */
+TG_API tg_status tg_tensor_from_host(tg_host_kind kind, tg_dtype dtype, const int64_t *shape, size_t ndim, const void *data,
+                                     size_t nbytes, const char *device, tg_tensor **out);
+
+/* A 0-d constant (tinygrad's Tensor(value, dtype=dtype), which has no device): TG_WEAKINT for a Python int, TG_BOOL
+** for a Python bool (value 0/1), or any dtype, the value converted as tinygrad's DType.const does. Returns a new
+** reference. TG_ERR_INVALID_ARGUMENT for an unknown dtype. */
+TG_API tg_status tg_tensor_const_int(tg_dtype dtype, int64_t value, tg_tensor **out);
+
+/* The same from a double: TG_WEAKFLOAT for a Python float; for an integer dtype the value is truncated toward zero
+** (TG_ERR_INVALID_ARGUMENT for NaN and infinities, which Python's int() refuses). Returns a new reference. */
+TG_API tg_status tg_tensor_const_float(tg_dtype dtype, double value, tg_tensor **out);
+
+/* tinygrad's Tensor.empty(*shape, device=device, dtype=dtype): an unfilled buffer. dtype TG_DTYPE_NONE: the default
+** float. Returns a new reference. TG_ERR_DTYPE for weak dtypes. */
+TG_API tg_status tg_tensor_empty(const int64_t *shape, size_t ndim, int dtype, const char *device, tg_tensor **out);
+
+/* tinygrad's Tensor.full(shape, fill, dtype, device, buffer): `fill` is a 0-d tensor, normally a Python scalar (see
+** above; zeros/ones are fills of 0.0/1.0); dtype TG_DTYPE_NONE takes the fill's. buffer != 0 stores the value into a
+** new buffer (a STORE + AFTER); buffer == 0 returns the broadcast constant. Returns a new reference. */
+TG_API tg_status tg_tensor_full(const int64_t *shape, size_t ndim, tg_tensor *fill, int dtype, const char *device, int buffer,
+                                tg_tensor **out);
+
+/* tinygrad's Tensor.arange(start, stop, step, dtype): start/stop/step are Python scalars (stop NULL: arange(start);
+** step NULL: 1); dtype TG_DTYPE_NONE picks tinygrad's. The result has no device, as in tinygrad. Returns a new
+** reference. TG_ERR_OUT_OF_RANGE when the range does not fit the dtype, TG_ERR_INVALID_ARGUMENT for step 0. */
+TG_API tg_status tg_tensor_arange(tg_tensor *start, tg_tensor *stop, tg_tensor *step, int dtype, tg_tensor **out);
+
+/* Adds a reference. */
+TG_API tg_status tg_tensor_retain(tg_tensor *t);
+
+/* Drops a reference; the graph it holds is released with the last one. NULL is a no-op; a handle already released
+** returns TG_ERR_INVALID_HANDLE. */
+TG_API tg_status tg_tensor_release(tg_tensor *t);
+
+/* The shape: *ndim receives the number of dims; the first min(cap, ndim) dims are written to dims (dims may be NULL
+** when cap is 0, to ask for ndim only). dims: written by the call, owned by the caller. */
+TG_API tg_status tg_tensor_shape(tg_tensor *t, int64_t *dims, size_t cap, size_t *ndim);
+
+/* The dtype, written to *out (caller-owned); weak dtypes (TG_WEAKINT/TG_WEAKFLOAT) for tensors that only hold Python
+** scalars. */
+TG_API tg_status tg_tensor_dtype(tg_tensor *t, tg_dtype *out);
+
+/* The device name ("CPU", "CUDA:1"), or NULL for a tensor without one (constants, arange). Library-owned, valid until
+** process exit. */
+TG_API tg_status tg_tensor_device(tg_tensor *t, const char **out);
+
+/* Elementwise op of one operand (tg_unary_op). Returns a new reference. */
+TG_API tg_status tg_tensor_unary(tg_unary_op op, tg_tensor *x, tg_tensor **out);
+
+/* Elementwise op of two operands (tg_binary_op), broadcast and promoted as tinygrad does. Returns a new reference.
+** TG_ERR_SHAPE when the shapes do not broadcast; TG_ERR_DTYPE for shifts of non-integers; TG_ERR_DTYPE for an
+** integer pow with a negative Python-scalar exponent ("base needs to be float"). */
+TG_API tg_status tg_tensor_binary(tg_binary_op op, tg_tensor *x, tg_tensor *y, tg_tensor **out);
+
+/* cond.where(x, y). cond must be bool (TG_ERR_DTYPE otherwise). Returns a new reference. */
+TG_API tg_status tg_tensor_where(tg_tensor *cond, tg_tensor *x, tg_tensor *y, tg_tensor **out);
+
+/* x.cast(dtype) (x itself when the dtype is the same). Returns a new reference. */
+TG_API tg_status tg_tensor_cast(tg_tensor *x, tg_dtype dtype, tg_tensor **out);
+
+/* x.bitcast(dtype): the last dim is rescaled when the itemsizes differ. TG_ERR_DTYPE for weak dtypes, TG_ERR_SHAPE when
+** the last dim does not divide. Returns a new reference. */
+TG_API tg_status tg_tensor_bitcast(tg_tensor *x, tg_dtype dtype, tg_tensor **out);
+
+/* x.reshape(shape): one dim may be -1 (inferred). TG_ERR_SHAPE on a size mismatch; TG_ERR_INVALID_ARGUMENT for more
+** than one -1. Returns a new reference. */
+TG_API tg_status tg_tensor_reshape(tg_tensor *x, const int64_t *shape, size_t ndim, tg_tensor **out);
+
+/* x.permute(order): negative axes count from the end. TG_ERR_OUT_OF_RANGE for an axis out of range,
+** TG_ERR_INVALID_ARGUMENT when order is not a permutation. Returns a new reference. */
+TG_API tg_status tg_tensor_permute(tg_tensor *x, const int64_t *order, size_t n, tg_tensor **out);
+
+/* x.expand(shape): -1 keeps a dim; new dims are added on the left. TG_ERR_SHAPE when x does not broadcast to it.
+** Returns a new reference. */
+TG_API tg_status tg_tensor_expand(tg_tensor *x, const int64_t *shape, size_t ndim, tg_tensor **out);
+
+/* x.pad(padding, value=value): pads[2*i], pads[2*i+1] are the elements added before and after dim i (ndim pairs;
+** negative values shrink, as tinygrad's). value: a Python scalar, NULL for 0. TG_ERR_SHAPE when ndim is not x's.
+** Returns a new reference. */
+TG_API tg_status tg_tensor_pad(tg_tensor *x, const int64_t *pads, size_t ndim, tg_tensor *value, tg_tensor **out);
+
+/* x.shrink(arg): bounds[2*i], bounds[2*i+1] are dim i's start and end. TG_ERR_SHAPE when out of range. Returns a new
+** reference. */
+TG_API tg_status tg_tensor_shrink(tg_tensor *x, const int64_t *bounds, size_t ndim, tg_tensor **out);
+
+/* x.flip(axes). TG_ERR_OUT_OF_RANGE for an axis out of range, TG_ERR_INVALID_ARGUMENT for a repeated one. Returns a new
+** reference. */
+TG_API tg_status tg_tensor_flip(tg_tensor *x, const int64_t *axes, size_t n, tg_tensor **out);
+
+/* x.<op>(axis, keepdim, dtype): axes NULL reduces all dims (axis=None); n == 0 with axes non-NULL reduces none
+** (axis=()). dtype is the accumulation dtype of SUM and PROD (TG_DTYPE_NONE: tinygrad's default), ignored otherwise.
+** TG_ERR_OUT_OF_RANGE for a bad axis. Returns a new reference. */
+TG_API tg_status tg_tensor_reduce(tg_reduce_op op, tg_tensor *x, const int64_t *axes, size_t n, int keepdim, int dtype,
+                                  tg_tensor **out);
+
+/* x.contiguous(). Returns a new reference. */
+TG_API tg_status tg_tensor_contiguous(tg_tensor *x, tg_tensor **out);
+
+/* x.dot(w, dtype) (= x @ w, tinygrad's matmul): dtype is the accumulation dtype or TG_DTYPE_NONE.
+** TG_ERR_SHAPE for 0-d operands or mismatched inner dims ("cannot dot (2, 3) and (2, 3)"). Returns a new reference. */
+TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor **out);
+
+/* The tensor's UOp graph as JSON (tinygrad's Tensor.uop, in the form of tests/tinygrad_ir.py), for tests and tools.
+** Writes at most cap bytes including a terminating NUL into buf (buf may be NULL when cap is 0) and the full length
+** (without the NUL) to *len: call with cap 0 first to size the buffer. buf: caller-owned, written by the call. */
+TG_API tg_status tg_tensor_graph_json(tg_tensor *t, char *buf, size_t cap, size_t *len);
 
 #ifdef __cplusplus
 }

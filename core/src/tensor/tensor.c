@@ -1,0 +1,581 @@
+/* tensor/tensor.c -- the public tg_tensor API (include/tg.h, "Tensor"): handles over tensor-level UOps, the builder
+** scope and construction helpers the other files of tensor/ share, and the host-data table (tinygrad's `buffers`
+** entries for Tensor(list)/Tensor(numpy), which tinygrad fills at creation: the "fake realize"). */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/tensor.h"
+#include "uop/serialize.h"
+
+/* ---------------- scope and errors ---------------- */
+
+tg_tv tgt_fail(tgt_scope *S, tg_status st, const char *fmt, ...) {
+  if (S->st) return TGT_NONE; /* the first error wins */
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  S->st = tg_err(st, "%s", msg);
+  return TGT_NONE;
+}
+
+tg_uop *tgt_hold(tgt_scope *S, tg_uop *u, tg_status st_if_null) {
+  if (!u) {
+    if (!S->st) S->st = st_if_null; /* the message is already set by whoever returned NULL */
+    return NULL;
+  }
+  if (S->n == S->cap) {
+    size_t ncap = S->cap ? S->cap * 2 : 32;
+    tg_uop **nh = realloc(S->held, ncap * sizeof *nh);
+    if (!nh) {
+      tg_uop_release(u);
+      tgt_fail(S, TG_ERR_OUT_OF_MEMORY, "out of memory building a tensor graph");
+      return NULL;
+    }
+    S->held = nh, S->cap = ncap;
+  }
+  return S->held[S->n++] = u;
+}
+
+void tgt_scope_end(tgt_scope *S) {
+  for (size_t i = S->n; i-- > 0;) tg_uop_release(S->held[i]);
+  free(S->held);
+  S->held = NULL, S->n = S->cap = 0;
+}
+
+tg_tv tgt_mk(tgt_scope *S, tg_op op, int dtype, const tg_tv *src, size_t n, tg_arg arg, const char *dev) {
+  tg_uop *stack_srcs[8], **srcs = n <= 8 ? stack_srcs : malloc(n * sizeof *srcs);
+  if (!srcs) return tgt_fail(S, TG_ERR_OUT_OF_MEMORY, "out of memory building Ops.%s", tg_op_name(op));
+  for (size_t i = 0; i < n; i++) {
+    if (!src[i].u) {
+      if (srcs != stack_srcs) free(srcs);
+      return TGT_NONE; /* an operand already failed */
+    }
+    srcs[i] = src[i].u;
+  }
+  tg_tv r = TGT_NONE;
+  if (dtype == TG_DT_AUTO && (dtype = tg_uop_infer_dtype(op, srcs, n, &arg)) == -2) {
+    if (!S->st) S->st = TG_ERR_DTYPE; /* a dtype rule (where cond, shift operands): message set by the UOp layer */
+  } else {
+    if (dtype == -1) dtype = TG_DT_VOID;
+    if ((r.u = tgt_hold(S, tg_uop_new(op, dtype, srcs, n, arg), TG_ERR_OUT_OF_MEMORY))) {
+      /* UOp.device: BUFFER and COPY name theirs, AFTER is its target's, anything else the first source's */
+      if (dev) r.dev = dev;
+      else if (op == TG_OP_AFTER) r.dev = src[0].dev;
+      else
+        for (size_t i = 0; i < n && !r.dev; i++) r.dev = src[i].dev;
+    }
+  }
+  if (srcs != stack_srcs) free(srcs);
+  return r;
+}
+
+/* ---------------- devices ---------------- */
+
+static pthread_mutex_t dev_mu = PTHREAD_MUTEX_INITIALIZER;
+static char **dev_names;
+static size_t dev_n, dev_cap;
+
+const char *tgt_dev_intern(const char *s) {
+  if (!s) return NULL;
+  const char *r = NULL;
+  pthread_mutex_lock(&dev_mu);
+  for (size_t i = 0; i < dev_n && !r; i++)
+    if (!strcmp(dev_names[i], s)) r = dev_names[i];
+  if (!r && (dev_n < dev_cap || (dev_names = realloc(dev_names, (dev_cap = dev_cap ? dev_cap * 2 : 8) * sizeof *dev_names)))) {
+    if ((dev_names[dev_n] = strdup(s))) r = dev_names[dev_n++];
+  }
+  pthread_mutex_unlock(&dev_mu);
+  return r;
+}
+
+const char *tgt_dev_canonical(const char *device) {
+  if (!device || !*device) device = getenv("DEV");
+  if (!device || !*device) device = "CPU";
+  char buf[256];
+  size_t n = strlen(device);
+  if (n >= sizeof buf) n = sizeof buf - 1;
+  memcpy(buf, device, n), buf[n] = 0;
+  for (size_t i = 0; i < n && buf[i] != ':'; i++)
+    if (buf[i] >= 'a' && buf[i] <= 'z') buf[i] = (char)(buf[i] - 'a' + 'A');
+  if (n >= 2 && !strcmp(buf + n - 2, ":0")) buf[n - 2] = 0;
+  return tgt_dev_intern(buf);
+}
+
+/* ---------------- shapes and Python arithmetic ---------------- */
+
+const char *tgt_tuple_str(const int64_t *v, size_t n, char *buf, size_t cap) {
+  tg_sb b = tg_sb_fixed(buf, cap);
+  tg_sb_puts(&b, "(");
+  for (size_t i = 0; i < n; i++) tg_sb_printf(&b, i ? ", %lld" : "%lld", (long long)v[i]);
+  tg_sb_puts(&b, n == 1 ? ",)" : ")");
+  return buf;
+}
+
+int tgt_shape_of(tgt_scope *S, tg_tv x, tgt_shape *out) {
+  if (!x.u) return -1;
+  tg_status st;
+  const tg_shape *s = tg_uop_shape(x.u, &st);
+  if (st) return S->st ? -1 : (S->st = st, -1);
+  if (!s) return tgt_fail(S, TG_ERR_SHAPE, "shape requested, but Ops.%s doesn't have a shape", tg_op_name((tg_op)x.u->op)), -1;
+  if (s->ndim > TGT_MAXD) return tgt_fail(S, TG_ERR_UNSUPPORTED, "a tensor has at most %d dims, got %u", TGT_MAXD, s->ndim), -1;
+  out->n = s->ndim;
+  for (uint32_t i = 0; i < s->ndim; i++) {
+    if (s->dims[i].u) return tgt_fail(S, TG_ERR_UNSUPPORTED, "symbolic shapes are not supported by the tensor frontend"), -1;
+    out->d[i] = s->dims[i].v;
+  }
+  return 0;
+}
+
+int tgt_default_dtype(tgt_scope *S, int is_float) {
+  tg_dtype dt = is_float ? tg_dt_default_float() : tg_dt_default_int();
+  if (dt == TG_DT_NONE) return tgt_fail(S, TG_ERR_DTYPE, "%s", tg_dt_env_error()), -1;
+  return (int)dt;
+}
+
+int64_t tgt_floordiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+/* ---------------- host data ---------------- */
+
+typedef struct host_entry {
+  tg_uop *buf; /* a reference held by the table */
+  void *data;
+  size_t nbytes;
+} host_entry;
+
+static pthread_mutex_t host_mu = PTHREAD_MUTEX_INITIALIZER;
+static host_entry *host;
+static size_t host_n, host_cap;
+
+tg_status tgt_host_attach(tg_uop *buffer, const void *data, size_t nbytes) {
+  void *copy = malloc(nbytes ? nbytes : 1);
+  if (!copy) return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory copying %zu bytes of host data", nbytes);
+  if (nbytes) memcpy(copy, data, nbytes);
+  pthread_mutex_lock(&host_mu);
+  if (host_n == host_cap) {
+    size_t ncap = host_cap ? host_cap * 2 : 16;
+    host_entry *nh = realloc(host, ncap * sizeof *nh);
+    if (!nh) {
+      pthread_mutex_unlock(&host_mu);
+      free(copy);
+      return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory recording host data");
+    }
+    host = nh, host_cap = ncap;
+  }
+  host[host_n] = (host_entry){tg_uop_retain(buffer), copy, nbytes};
+  __atomic_store_n(&host_n, host_n + 1, __ATOMIC_RELAXED); /* read without the lock by tgt_host_sweep's fast path */
+  pthread_mutex_unlock(&host_mu);
+  return TG_OK;
+}
+
+const void *tg_tensor_host_data(tg_uop *buffer, size_t *nbytes) {
+  const void *r = NULL;
+  size_t n = 0;
+  pthread_mutex_lock(&host_mu);
+  for (size_t i = 0; i < host_n && !r; i++)
+    if (host[i].buf == buffer) r = host[i].data, n = host[i].nbytes;
+  pthread_mutex_unlock(&host_mu);
+  if (nbytes) *nbytes = n;
+  return r;
+}
+
+/* An entry dies with the last reference to its BUFFER other than the table's own. NOTE: reads tg_uop.refs, which ops.h
+** marks private; a BUFFER holding refs == 1 is reachable by nobody but this table (slots are never reused). Runs on every
+** tensor death: O(live host buffers), nothing when there are none. */
+void tgt_host_sweep(void) {
+  if (!__atomic_load_n(&host_n, __ATOMIC_RELAXED)) return;
+  for (size_t ndead = 1; ndead;) {
+    tg_uop *dead[64];
+    ndead = 0;
+    pthread_mutex_lock(&host_mu);
+    size_t keep = 0;
+    for (size_t i = 0; i < host_n; i++) {
+      if (ndead < 64 && __atomic_load_n(&host[i].buf->refs, __ATOMIC_ACQUIRE) == 1) free(host[i].data), dead[ndead++] = host[i].buf;
+      else host[keep++] = host[i];
+    }
+    __atomic_store_n(&host_n, keep, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&host_mu);
+    for (size_t i = 0; i < ndead; i++) tg_uop_release(dead[i]); /* outside the lock: releasing takes the intern lock */
+    if (ndead < 64) break;
+  }
+}
+
+size_t tgt_host_count(void) {
+  pthread_mutex_lock(&host_mu);
+  size_t n = host_n;
+  pthread_mutex_unlock(&host_mu);
+  return n;
+}
+
+/* ---------------- tensor objects and handles ---------------- */
+
+typedef struct tensor_obj {
+  tg_uop *uop;
+  const char *dev;
+} tensor_obj;
+
+tg_status tgt_tensor_get(const tg_tensor *t, const char *what, tg_tv *out) {
+  void *obj;
+  tg_status st = tg_handle_get(t, TG_H_TENSOR, what, &obj);
+  if (st) return st;
+  *out = (tg_tv){((tensor_obj *)obj)->uop, ((tensor_obj *)obj)->dev};
+  return TG_OK;
+}
+
+/* Ends the scope; on success wraps r (retained) in a new handle after checking its shape (tinygrad raises shape errors
+** when the shape is first asked for; we ask at once). */
+static tg_status finish(tgt_scope *S, tg_tv r, tg_tensor **out) {
+  tgt_shape sh;
+  if (r.u) tgt_shape_of(S, r, &sh);
+  tg_status st = S->st;
+  if (!st && !r.u) st = tg_err(TG_ERR_INTERNAL, "tensor builder returned nothing without an error");
+  tensor_obj *o = NULL;
+  if (!st && !(o = malloc(sizeof *o))) st = tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory allocating a tensor");
+  if (!st) {
+    *o = (tensor_obj){tg_uop_retain(r.u), r.dev};
+    void *h = tg_handle_new(TG_H_TENSOR, o);
+    if (h) *out = h;
+    else tg_uop_release(o->uop), free(o), st = tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory allocating a tensor handle");
+  }
+  tgt_scope_end(S);
+  return st;
+}
+
+#define NEED_OUT(fn)                                                                                                   \
+  do {                                                                                                                 \
+    if (!out) return tg_err(TG_ERR_NULL_POINTER, fn ": out is NULL");                                                  \
+  } while (0)
+#define GET(t, name, var)                                                                                              \
+  tg_tv var;                                                                                                           \
+  do {                                                                                                                 \
+    tg_status st_ = tgt_tensor_get((t), (name), &var);                                                                 \
+    if (st_) return st_;                                                                                               \
+  } while (0)
+
+static tg_status check_dtype(int dt, int optional, const char *fn) {
+  if ((optional && dt == TG_DTYPE_NONE) || tg_dt_public((tg_dtype)dt)) return TG_OK;
+  return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: invalid dtype %d", fn, dt);
+}
+
+/* n entries of `per` values each (pairs for pad/shrink). */
+static tg_status check_vals(const int64_t *v, size_t n, size_t per, const char *fn, const char *what) {
+  if (n && !v) return tg_err(TG_ERR_NULL_POINTER, "%s: %s is NULL", fn, what);
+  if (n > TGT_MAXD) return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: %zu dims, at most %d", fn, n, TGT_MAXD);
+  for (size_t i = 0; i < n * per; i++)
+    if (v[i] == TGT_NONE_DIM) return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: %s[%zu] is INT64_MIN", fn, what, i);
+  return TG_OK;
+}
+
+#define CHECK(call)                                                                                                    \
+  do {                                                                                                                 \
+    tg_status st_ = (call);                                                                                            \
+    if (st_) return st_;                                                                                               \
+  } while (0)
+
+TG_API tg_status tg_tensor_retain(tg_tensor *t) { return tg_handle_retain(t, TG_H_TENSOR, "tensor"); }
+
+TG_API tg_status tg_tensor_release(tg_tensor *t) {
+  if (!t) return TG_OK;
+  void *dead;
+  tg_status st = tg_handle_release(t, TG_H_TENSOR, "tensor", &dead);
+  if (dead) {
+    tg_uop_release(((tensor_obj *)dead)->uop);
+    free(dead);
+    tgt_host_sweep();
+  }
+  return st;
+}
+
+TG_API tg_status tg_tensor_shape(tg_tensor *t, int64_t *dims, size_t cap, size_t *ndim) {
+  if (!ndim) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_shape: ndim is NULL");
+  if (cap && !dims) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_shape: dims is NULL with cap %zu", cap);
+  GET(t, "tensor", x);
+  tgt_scope S = {0};
+  tgt_shape sh;
+  if (tgt_shape_of(&S, x, &sh)) return S.st;
+  for (size_t i = 0; i < sh.n && i < cap; i++) dims[i] = sh.d[i];
+  *ndim = sh.n;
+  return TG_OK;
+}
+
+TG_API tg_status tg_tensor_dtype(tg_tensor *t, tg_dtype *out) {
+  NEED_OUT("tg_tensor_dtype");
+  GET(t, "tensor", x);
+  *out = (tg_dtype)x.u->dtype;
+  return TG_OK;
+}
+
+TG_API tg_status tg_tensor_device(tg_tensor *t, const char **out) {
+  NEED_OUT("tg_tensor_device");
+  GET(t, "tensor", x);
+  *out = x.dev;
+  return TG_OK;
+}
+
+TG_API tg_status tg_tensor_graph_json(tg_tensor *t, char *buf, size_t cap, size_t *len) {
+  if (!len) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_graph_json: len is NULL");
+  if (cap && !buf) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_graph_json: buf is NULL with cap %zu", cap);
+  GET(t, "tensor", x);
+  char *s = tg_uop_to_json(x.u);
+  if (!s) return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory writing the graph as JSON");
+  size_t n = strlen(s);
+  if (cap) {
+    size_t k = n < cap - 1 ? n : cap - 1;
+    memcpy(buf, s, k), buf[k] = 0;
+  }
+  free(s);
+  *len = n;
+  return TG_OK;
+}
+
+/* ---------------- creation ---------------- */
+
+TG_API tg_status tg_tensor_from_host(tg_host_kind kind, tg_dtype dtype, const int64_t *shape, size_t ndim, const void *data,
+                                     size_t nbytes, const char *device, tg_tensor **out) {
+  static const char *fn = "tg_tensor_from_host";
+  NEED_OUT("tg_tensor_from_host");
+  CHECK(check_dtype((int)dtype, 0, fn));
+  CHECK(check_vals(shape, ndim, 1, fn, "shape"));
+  if (kind != TG_HOST_ARRAY && kind != TG_HOST_LIST) return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: invalid host kind %d", fn, (int)kind);
+  if (tg_dt_is_weak(dtype))
+    return tg_err(TG_ERR_DTYPE, "cannot create storage for weak dtype dtypes.%s", tg_dtype_repr_name(dtype));
+  /* tinygrad's _frompy packs bfloat16 and fp8 lists as float32 (no struct format) and casts on the host */
+  tg_dtype bdt = kind == TG_HOST_LIST && (dtype == TG_BFLOAT16 || tg_dt_is_fp8(dtype)) ? TG_FLOAT32 : dtype;
+  int64_t numel = 1;
+  for (size_t i = 0; i < ndim; i++) {
+    if (shape[i] < 0) {
+      char b[512];
+      return tg_err(TG_ERR_SHAPE, "shape can't contain negative numbers %s", tgt_tuple_str(shape, ndim, b, sizeof b));
+    }
+    if (shape[i] && numel > INT64_MAX / shape[i]) return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: shape too large", fn);
+    numel *= shape[i];
+  }
+  size_t isz = (size_t)tg_dt_itemsize(bdt);
+  if ((uint64_t)numel > SIZE_MAX / isz || (size_t)numel * isz != nbytes) {
+    char b[512];
+    return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: nbytes %zu does not match shape %s of dtypes.%s (%lld elements x %zu bytes = %llu)",
+                  fn, nbytes, tgt_tuple_str(shape, ndim, b, sizeof b), tg_dtype_repr_name(bdt), (long long)numel, isz,
+                  (unsigned long long)numel * isz);
+  }
+  if (nbytes && !data) return tg_err(TG_ERR_NULL_POINTER, "%s: data is NULL", fn);
+  const char *dev = tgt_dev_canonical(device);
+  if (!dev) return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory naming a device");
+  tgt_scope S = {0};
+  tg_tv r;
+  if (kind == TG_HOST_ARRAY) { /* _fromnp: new_buffer("NPY").reshape(shape), then Tensor.__init__ copies it */
+    r = tgt_new_buffer(&S, tgt_dev_intern("NPY"), numel, bdt);
+    if (r.u && tgt_host_attach(r.u, data, nbytes)) S.st = TG_ERR_OUT_OF_MEMORY;
+    r = tgt_reshape(&S, r, shape, ndim);
+  } else { /* _frompy: UOp.empty(shape, device="PYTHON"), cast on the host when packed as float32 */
+    r = tgt_empty(&S, shape, ndim, bdt, tgt_dev_intern("PYTHON"));
+    if (r.u && tgt_host_attach(tg_uop_base(r.u), data, nbytes)) S.st = TG_ERR_OUT_OF_MEMORY;
+    r = tgt_cast(&S, r, dtype);
+  }
+  r = tgt_copy_to_device(&S, r, dev);
+  return finish(&S, r, out);
+}
+
+static tg_status make_const(tg_dtype dtype, tgt_py v, tg_tensor **out) {
+  NEED_OUT("tg_tensor_const");
+  CHECK(check_dtype((int)dtype, 0, "tg_tensor_const"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_const(&S, v, dtype), out);
+}
+
+TG_API tg_status tg_tensor_const_int(tg_dtype dtype, int64_t value, tg_tensor **out) {
+  return make_const(dtype, dtype == TG_BOOL ? tgt_pybool(value != 0) : tgt_pyint(value), out);
+}
+
+TG_API tg_status tg_tensor_const_float(tg_dtype dtype, double value, tg_tensor **out) {
+  return make_const(dtype, tgt_pyfloat(value), out);
+}
+
+TG_API tg_status tg_tensor_empty(const int64_t *shape, size_t ndim, int dtype, const char *device, tg_tensor **out) {
+  NEED_OUT("tg_tensor_empty");
+  CHECK(check_dtype(dtype, 1, "tg_tensor_empty"));
+  CHECK(check_vals(shape, ndim, 1, "tg_tensor_empty", "shape"));
+  const char *dev = tgt_dev_canonical(device);
+  if (!dev) return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory naming a device");
+  tgt_scope S = {0};
+  if (dtype == TG_DTYPE_NONE && (dtype = tgt_default_dtype(&S, 1)) < 0) return S.st;
+  return finish(&S, tgt_empty(&S, shape, ndim, dtype, dev), out);
+}
+
+TG_API tg_status tg_tensor_full(const int64_t *shape, size_t ndim, tg_tensor *fill, int dtype, const char *device, int buffer,
+                                tg_tensor **out) {
+  NEED_OUT("tg_tensor_full");
+  CHECK(check_dtype(dtype, 1, "tg_tensor_full"));
+  CHECK(check_vals(shape, ndim, 1, "tg_tensor_full", "shape"));
+  GET(fill, "fill", f);
+  const char *dev = device ? tgt_dev_canonical(device) : NULL;
+  if (device && !dev) return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory naming a device");
+  tgt_scope S = {0};
+  return finish(&S, tgt_full(&S, shape, ndim, f, dtype == TG_DTYPE_NONE ? TG_DT_AUTO : dtype, dev, buffer), out);
+}
+
+static int py_arg(tg_tensor *t, const char *what, tgt_py *out) {
+  tg_tv x;
+  if (tgt_tensor_get(t, what, &x)) return 0;
+  if (tgt_as_py(x, out)) return 1;
+  tg_err(TG_ERR_INVALID_ARGUMENT, "arange: %s must be a Python scalar (a 0-d weakint/weakfloat/bool constant), got a dtypes.%s "
+                                  "Ops.%s", what, tg_dtype_repr_name(x.u->dtype), tg_op_name((tg_op)x.u->op));
+  return 0;
+}
+
+TG_API tg_status tg_tensor_arange(tg_tensor *start, tg_tensor *stop, tg_tensor *step, int dtype, tg_tensor **out) {
+  NEED_OUT("tg_tensor_arange");
+  CHECK(check_dtype(dtype, 1, "tg_tensor_arange"));
+  tgt_py a, b, c = tgt_pyint(1);
+  if (!py_arg(start, "start", &a) || (stop && !py_arg(stop, "stop", &b)) || (step && !py_arg(step, "step", &c)))
+    return start ? TG_ERR_INVALID_ARGUMENT : TG_ERR_NULL_POINTER;
+  tgt_scope S = {0};
+  return finish(&S, tgt_arange(&S, a, stop ? &b : NULL, c, dtype == TG_DTYPE_NONE ? TG_DT_AUTO : dtype), out);
+}
+
+/* ---------------- elementwise, dtype ---------------- */
+
+TG_API tg_status tg_tensor_unary(tg_unary_op op, tg_tensor *x, tg_tensor **out) {
+  NEED_OUT("tg_tensor_unary");
+  GET(x, "x", a);
+  if ((unsigned)op > TG_UNARY_ISFINITE) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_unary: invalid op %d", (int)op);
+  tgt_scope S = {0};
+  return finish(&S, tgt_unary(&S, (int)op, a), out);
+}
+
+TG_API tg_status tg_tensor_binary(tg_binary_op op, tg_tensor *x, tg_tensor *y, tg_tensor **out) {
+  NEED_OUT("tg_tensor_binary");
+  GET(x, "x", a);
+  GET(y, "y", b);
+  if ((unsigned)op > TG_BINARY_SHR) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_binary: invalid op %d", (int)op);
+  tgt_scope S = {0};
+  return finish(&S, tgt_binary(&S, (int)op, a, b), out);
+}
+
+TG_API tg_status tg_tensor_where(tg_tensor *cond, tg_tensor *x, tg_tensor *y, tg_tensor **out) {
+  NEED_OUT("tg_tensor_where");
+  GET(cond, "cond", c);
+  GET(x, "x", a);
+  GET(y, "y", b);
+  tgt_scope S = {0};
+  return finish(&S, tgt_where(&S, c, a, b), out);
+}
+
+TG_API tg_status tg_tensor_cast(tg_tensor *x, tg_dtype dtype, tg_tensor **out) {
+  NEED_OUT("tg_tensor_cast");
+  GET(x, "x", a);
+  CHECK(check_dtype((int)dtype, 0, "tg_tensor_cast"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_cast(&S, a, dtype), out);
+}
+
+TG_API tg_status tg_tensor_bitcast(tg_tensor *x, tg_dtype dtype, tg_tensor **out) {
+  NEED_OUT("tg_tensor_bitcast");
+  GET(x, "x", a);
+  CHECK(check_dtype((int)dtype, 0, "tg_tensor_bitcast"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_bitcast(&S, a, dtype), out);
+}
+
+TG_API tg_status tg_tensor_contiguous(tg_tensor *x, tg_tensor **out) {
+  NEED_OUT("tg_tensor_contiguous");
+  GET(x, "x", a);
+  tgt_scope S = {0};
+  return finish(&S, tgt_contiguous(&S, a), out);
+}
+
+/* ---------------- movement ---------------- */
+
+TG_API tg_status tg_tensor_reshape(tg_tensor *x, const int64_t *shape, size_t ndim, tg_tensor **out) {
+  NEED_OUT("tg_tensor_reshape");
+  GET(x, "x", a);
+  CHECK(check_vals(shape, ndim, 1, "tg_tensor_reshape", "shape"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_reshape(&S, a, shape, ndim), out);
+}
+
+TG_API tg_status tg_tensor_permute(tg_tensor *x, const int64_t *order, size_t n, tg_tensor **out) {
+  NEED_OUT("tg_tensor_permute");
+  GET(x, "x", a);
+  CHECK(check_vals(order, n, 1, "tg_tensor_permute", "order"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_permute(&S, a, order, n), out);
+}
+
+TG_API tg_status tg_tensor_expand(tg_tensor *x, const int64_t *shape, size_t ndim, tg_tensor **out) {
+  NEED_OUT("tg_tensor_expand");
+  GET(x, "x", a);
+  CHECK(check_vals(shape, ndim, 1, "tg_tensor_expand", "shape"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_expand(&S, a, shape, ndim), out);
+}
+
+TG_API tg_status tg_tensor_pad(tg_tensor *x, const int64_t *pads, size_t ndim, tg_tensor *value, tg_tensor **out) {
+  NEED_OUT("tg_tensor_pad");
+  GET(x, "x", a);
+  CHECK(check_vals(pads, ndim, 2, "tg_tensor_pad", "pads"));
+  tgt_py v, *pv = NULL;
+  if (value) {
+    GET(value, "value", vt);
+    if (!tgt_as_py(vt, &v))
+      return tg_err(TG_ERR_INVALID_ARGUMENT, "pad: value must be a Python scalar (a 0-d weakint/weakfloat/bool constant)");
+    pv = &v;
+  }
+  tgt_scope S = {0};
+  tgt_shape sh;
+  if (tgt_shape_of(&S, a, &sh)) return tgt_scope_end(&S), S.st;
+  if (ndim != sh.n) {
+    char b[1024];
+    tg_sb sb = tg_sb_fixed(b, sizeof b);
+    tg_sb_puts(&sb, "(");
+    for (size_t i = 0; i < ndim; i++) tg_sb_printf(&sb, "%s(%lld, %lld)", i ? ", " : "", (long long)pads[2 * i], (long long)pads[2 * i + 1]);
+    tg_sb_puts(&sb, ndim == 1 ? ",)" : ")");
+    tgt_scope_end(&S);
+    return tg_err(TG_ERR_SHAPE, "padding length is improper, padding=%s self.ndim=%u", b, sh.n);
+  }
+  return finish(&S, tgt_pad_constant(&S, a, (const int64_t(*)[2])pads, ndim, pv), out);
+}
+
+TG_API tg_status tg_tensor_shrink(tg_tensor *x, const int64_t *bounds, size_t ndim, tg_tensor **out) {
+  NEED_OUT("tg_tensor_shrink");
+  GET(x, "x", a);
+  CHECK(check_vals(bounds, ndim, 2, "tg_tensor_shrink", "bounds"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_shrink(&S, a, (const int64_t(*)[2])bounds, ndim), out);
+}
+
+TG_API tg_status tg_tensor_flip(tg_tensor *x, const int64_t *axes, size_t n, tg_tensor **out) {
+  NEED_OUT("tg_tensor_flip");
+  GET(x, "x", a);
+  CHECK(check_vals(axes, n, 1, "tg_tensor_flip", "axes"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_flip(&S, a, axes, n), out);
+}
+
+/* ---------------- reduce, dot ---------------- */
+
+TG_API tg_status tg_tensor_reduce(tg_reduce_op op, tg_tensor *x, const int64_t *axes, size_t n, int keepdim, int dtype,
+                                  tg_tensor **out) {
+  NEED_OUT("tg_tensor_reduce");
+  GET(x, "x", a);
+  if ((unsigned)op > TG_REDUCE_ALL) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_reduce: invalid op %d", (int)op);
+  CHECK(check_dtype(dtype, 1, "tg_tensor_reduce"));
+  if (axes) CHECK(check_vals(axes, n, 1, "tg_tensor_reduce", "axes"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_reduce(&S, (int)op, a, axes, axes ? n : 0, keepdim, dtype), out);
+}
+
+TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor **out) {
+  NEED_OUT("tg_tensor_dot");
+  GET(x, "x", a);
+  GET(w, "w", b);
+  CHECK(check_dtype(dtype, 1, "tg_tensor_dot"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_dot(&S, a, b, dtype), out);
+}

@@ -1,0 +1,169 @@
+/* tensor/tensor.h -- the tensor frontend (tinygrad 0.14.0 tensor.py + mixin/{creation,dtype,elementwise,movement,reduce,
+** op}.py): builds the lazy tensor-level UOp graph exactly as tinygrad builds it. Internal; the public surface is the
+** "Tensor" section of include/tg.h (tensor.c).
+**
+** Values. A tg_tv is what tinygrad's mixins operate on: a UOp plus its device (UOp.device, carried along instead of
+** recomputed: NULL for device-less values such as CONSTs). Devices are interned strings that live until exit.
+**
+** Scopes and errors. Every builder takes a tgt_scope that owns the UOps made while building one public result: a
+** builder returns a tg_tv whose UOp is borrowed from the scope, and the public call retains what it keeps, then ends
+** the scope (tgt_scope_end releases everything else). A failing builder sets S->st and the thread's last error and
+** returns TGT_NONE; every builder returns TGT_NONE at once when given a TGT_NONE operand, so calls nest without checks
+** (tgt_add(S, tgt_mul(S, a, b), c)) and the first error wins.
+**
+** Python scalars. Where tinygrad takes a ConstType (int, float, bool) the C side takes a tgt_py; at the public API a
+** Python scalar is a bare CONST of dtype weakint, weakfloat or bool (what tinygrad's ufix/Tensor(3) build).
+**
+** Threading: builders are thread-safe (the UOp layer is); a scope belongs to one thread. */
+#ifndef TG_TENSOR_TENSOR_H
+#define TG_TENSOR_TENSOR_H
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtype.h"
+#include "tgc_internal.h"
+#include "uop/ops.h"
+
+#define TGT_MAXD 64             /* the most dims a frontend shape may have */
+#define TGT_NONE_DIM INT64_MIN /* Python's None in a shape argument (reshape, expand, shrink_to, pad_to): keep the dim */
+
+typedef struct tg_tv {
+  tg_uop *u;       /* borrowed from the scope (or from a tensor object) */
+  const char *dev; /* interned device name, NULL when the value has none */
+} tg_tv;
+#define TGT_NONE ((tg_tv){NULL, NULL})
+
+typedef struct tgt_scope {
+  tg_uop **held;
+  size_t n, cap;
+  tg_status st; /* first failure, TG_OK while none */
+} tgt_scope;
+
+/* A concrete shape (the frontend refuses symbolic dims). */
+typedef struct tgt_shape {
+  uint32_t n;
+  int64_t d[TGT_MAXD];
+} tgt_shape;
+
+/* A Python scalar: kind TG_ARG_BOOL / TG_ARG_INT (i) or TG_ARG_FLOAT (f). */
+typedef struct tgt_py {
+  uint8_t kind;
+  int64_t i;
+  double f;
+} tgt_py;
+static inline tgt_py tgt_pyint(int64_t v) { return (tgt_py){TG_ARG_INT, v, 0}; }
+static inline tgt_py tgt_pyfloat(double v) { return (tgt_py){TG_ARG_FLOAT, 0, v}; }
+static inline tgt_py tgt_pybool(int v) { return (tgt_py){TG_ARG_BOOL, v != 0, 0}; }
+
+/* ---------------- scope, errors, construction (tensor.c) ---------------- */
+
+tg_tv tgt_fail(tgt_scope *S, tg_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Takes ownership of u (a new reference) into the scope; NULL (or OOM) fails the scope. */
+tg_uop *tgt_hold(tgt_scope *S, tg_uop *u, tg_status st_if_null);
+void tgt_scope_end(tgt_scope *S);
+/* UOp(op, dtype, src, arg) with tinygrad's device rule: BUFFER/COPY carry theirs (dev), AFTER takes src[0]'s, others
+** the first source that has one. dtype TG_DT_AUTO derives it (a dtype rule broken -> TG_ERR_DTYPE). */
+tg_tv tgt_mk(tgt_scope *S, tg_op op, int dtype, const tg_tv *src, size_t n, tg_arg arg, const char *dev);
+/* The interned copy of a device name (never freed); NULL when s is NULL or out of memory. */
+const char *tgt_dev_intern(const char *s);
+/* tinygrad's Device.canonicalize: "cuda:0" -> "CUDA", "cpu" -> "CPU"; NULL -> $DEV, else "CPU". Interned. */
+const char *tgt_dev_canonical(const char *device);
+/* The shape of x (0 on success). Symbolic dims and shapeless values fail the scope. */
+int tgt_shape_of(tgt_scope *S, tg_tv x, tgt_shape *out);
+/* Python's repr of a tuple of ints into buf: "(2, 3)", "(4,)", "()". Returns buf. */
+const char *tgt_tuple_str(const int64_t *v, size_t n, char *buf, size_t cap);
+/* $DEFAULT_FLOAT / $DEFAULT_INT, failing the scope (with dtype.c's reason) when set to a wrong name. */
+int tgt_default_dtype(tgt_scope *S, int is_float);
+/* Python's floor division and ceildiv on ints (caller checks for 0). */
+int64_t tgt_floordiv(int64_t a, int64_t b);
+static inline int64_t tgt_ceildiv(int64_t a, int64_t b) { return -tgt_floordiv(a, -b); }
+
+/* ---------------- host data (tinygrad's `buffers` map for BUFFERs on "NPY"/"PYTHON"), tensor.c ----------------
+** tinygrad fake-realizes Tensor(list)/Tensor(numpy) by allocating a host Buffer for the BUFFER UOp at creation. Here the
+** bytes are copied into a side table keyed by the BUFFER UOp, which the table holds a reference to; an entry is dropped
+** when nothing but the table holds its BUFFER any more (checked whenever a tensor dies, and by tgt_host_sweep). */
+
+/* The bytes behind a host BUFFER UOp, or NULL (with *nbytes = 0) when buffer has none. The pointer stays valid while
+** the caller holds a reference to `buffer`. Thread-safe. This is the call the realize step reads host inputs with. */
+const void *tg_tensor_host_data(tg_uop *buffer, size_t *nbytes);
+/* Copies nbytes of data for `buffer` (retained by the table). */
+tg_status tgt_host_attach(tg_uop *buffer, const void *data, size_t nbytes);
+/* Drops entries whose BUFFER only the table still holds. */
+void tgt_host_sweep(void);
+/* Number of host-data entries (tests). */
+size_t tgt_host_count(void);
+
+/* The UOp and device of a public tensor handle (borrowed; valid while the handle is). */
+tg_status tgt_tensor_get(const tg_tensor *t, const char *what, tg_tv *out);
+
+/* ---------------- creation (creation.c: mixin/creation.py, tensor.py, UOp.const/new_buffer/_frompy) ---------------- */
+
+tg_tv tgt_const(tgt_scope *S, tgt_py v, int dtype);   /* UOp.const(v, dtype); TG_DT_AUTO = dtypes.from_py(v) */
+tg_tv tgt_const_like(tgt_scope *S, tg_tv x, tgt_py v, int dtype); /* UOp.const_like; TG_DT_AUTO = x.dtype */
+/* A public "Python scalar" operand: 1 and *out when x is a bare CONST of dtype weakint/weakfloat/bool. */
+int tgt_as_py(tg_tv x, tgt_py *out);
+tg_tv tgt_new_buffer(tgt_scope *S, const char *device, int64_t size, int dtype); /* UOp.new_buffer */
+tg_tv tgt_empty(tgt_scope *S, const int64_t *shape, size_t n, int dtype, const char *device); /* device interned */
+tg_tv tgt_full(tgt_scope *S, const int64_t *shape, size_t n, tg_tv fill, int dtype, const char *device, int buffer);
+tg_tv tgt_full_py(tgt_scope *S, const int64_t *shape, size_t n, tgt_py fill, int dtype); /* buffer=False */
+tg_tv tgt_copy_to_device(tgt_scope *S, tg_tv x, const char *device);
+tg_tv tgt_arange(tgt_scope *S, tgt_py start, const tgt_py *stop, tgt_py step, int dtype);
+
+/* ---------------- dtype + elementwise (elementwise.c: mixin/dtype.py, mixin/elementwise.py) ---------------- */
+
+tg_tv tgt_cast(tgt_scope *S, tg_tv x, int dtype);
+tg_tv tgt_bitcast(tgt_scope *S, tg_tv x, int dtype);
+tg_tv tgt_alu(tgt_scope *S, tg_op op, const tg_tv *src, size_t n); /* Tensor.alu: UOp(op, src) */
+tg_tv tgt_contiguous(tgt_scope *S, tg_tv x);
+/* ElementwiseMixin._broadcasted: the promoted pair (reverse swaps the operands first). 0 on success. */
+int tgt_broadcasted(tgt_scope *S, tg_tv x, tg_tv y, int reverse, tg_tv *ox, tg_tv *oy);
+tg_tv tgt_binop(tgt_scope *S, tg_op op, tg_tv x, tg_tv y, int reverse); /* _binop */
+tg_tv tgt_add(tgt_scope *S, tg_tv x, tg_tv y);
+tg_tv tgt_sub(tgt_scope *S, tg_tv x, tg_tv y);
+tg_tv tgt_mul(tgt_scope *S, tg_tv x, tg_tv y);
+tg_tv tgt_neg(tgt_scope *S, tg_tv x);
+tg_tv tgt_logical_not(tgt_scope *S, tg_tv x);
+tg_tv tgt_bitwise_not(tgt_scope *S, tg_tv x);
+tg_tv tgt_where(tgt_scope *S, tg_tv cond, tg_tv x, tg_tv y);
+/* rounding: 0 none, 't' trunc, 'f' floor. */
+tg_tv tgt_div(tgt_scope *S, tg_tv x, tg_tv y, int reverse, int rounding);
+tg_tv tgt_unary_alu(tgt_scope *S, tg_op op, tg_tv x); /* RECIPROCAL, SQRT, EXP2, LOG2, SIN, TRUNC */
+/* Python-scalar shorthands: x OP v (reverse: v OP x). */
+tg_tv tgt_binop_py(tgt_scope *S, tg_op op, tg_tv x, tgt_py v, int reverse);
+tg_tv tgt_add_py(tgt_scope *S, tg_tv x, tgt_py v, int reverse);
+tg_tv tgt_mul_py(tgt_scope *S, tg_tv x, tgt_py v, int reverse);
+
+/* The public op families (values of tg_unary_op / tg_binary_op in tg.h). */
+tg_tv tgt_unary(tgt_scope *S, int op, tg_tv x);
+tg_tv tgt_binary(tgt_scope *S, int op, tg_tv x, tg_tv y);
+
+/* ---------------- movement (movement.c: mixin/movement.py, UOp._mop, OpMixin.pad) ---------------- */
+
+int tgt_resolve_dim(tgt_scope *S, int64_t dim, uint32_t ndim, int extra, int64_t *out);
+tg_tv tgt_shape_arg(tgt_scope *S, const int64_t *v, size_t n); /* shape_to_shape_arg */
+tg_tv tgt_mop_shape(tgt_scope *S, tg_tv x, tg_op op, const int64_t *arg, size_t n); /* RESHAPE / EXPAND */
+tg_tv tgt_reshape(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n);         /* -1 inferred */
+tg_tv tgt_permute(tgt_scope *S, tg_tv x, const int64_t *order, size_t n);
+tg_tv tgt_transpose(tgt_scope *S, tg_tv x, int64_t dim0, int64_t dim1);
+tg_tv tgt_broadcast_to(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n);
+tg_tv tgt_expand(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n);          /* -1 keeps a dim */
+/* MovementMixin.pad: pads[i] = {before, after}. */
+tg_tv tgt_pad_mm(tgt_scope *S, tg_tv x, const int64_t (*pads)[2], size_t n);
+/* OpMixin._pad_constant: negative pads shrink; value NULL or == 0 pads with 0, else where(mask, padded, value). */
+tg_tv tgt_pad_constant(tgt_scope *S, tg_tv x, const int64_t (*pads)[2], size_t n, const tgt_py *value);
+tg_tv tgt_shrink(tgt_scope *S, tg_tv x, const int64_t (*bounds)[2], size_t n);      /* {start, end} */
+tg_tv tgt_shrink_to(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n);
+tg_tv tgt_pad_to(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n);
+tg_tv tgt_flip(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n);
+tg_tv tgt_repeat(tgt_scope *S, tg_tv x, const int64_t *repeats, size_t n);
+tg_tv tgt_pool(tgt_scope *S, tg_tv x, const int64_t *k, size_t nk, int64_t stride, int64_t dilation);
+
+/* ---------------- reduce + processing (reduce.c: mixin/reduce.py, UOp._rop, OpMixin.dot/mean/min/_cumalu) ------- */
+
+/* axes NULL: all of them; keepdim keeps reduced dims as 1. acc_dtype -1: tinygrad's default. */
+tg_tv tgt_sum(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, int keepdim, int acc_dtype);
+tg_tv tgt_reduce(tgt_scope *S, int op, tg_tv x, const int64_t *axes, size_t n, int keepdim, int acc_dtype);
+tg_tv tgt_dot(tgt_scope *S, tg_tv x, tg_tv w, int acc_dtype);
+tg_tv tgt_cumalu(tgt_scope *S, tg_tv x, int64_t axis, tg_op op);
+#endif
