@@ -47,3 +47,12 @@ tgc-sdk conformance acme --json "$sdk_tmp/acme.json" --html "$sdk_tmp/acme.html"
 tgc-sdk conformance cpu --library build/libtgc_cpu_plugin.so
 python3 -m pip uninstall -q -y tgc-acme
 rm -rf "$sdk_tmp"
+
+echo "== tgc-webgpu plugin (wgpu-native from the wgpu wheel, on Mesa lavapipe) =="
+if ! [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers
+fi
+python3 -m pip install -q ./plugins/tgc-webgpu
+XDG_RUNTIME_DIR=$(mktemp -d) python3 -m pytest -q plugins/tgc-webgpu/tests
+python3 -m pip uninstall -q -y tgc-webgpu
