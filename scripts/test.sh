@@ -48,6 +48,9 @@ tgc-sdk conformance cpu --library build/libtgc_cpu_plugin.so
 python3 -m pip uninstall -q -y tgc-acme
 rm -rf "$sdk_tmp"
 
+echo "== tgc-vulkan plugin (glslang linked in, on Mesa lavapipe) =="
+./plugins/tgc-vulkan/ci.sh
+
 echo "== tgc-webgpu plugin (wgpu-native from the wgpu wheel, on Mesa lavapipe) =="
 if ! [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]; then
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
