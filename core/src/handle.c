@@ -116,3 +116,10 @@ size_t tg_handle_live(tg_hkind kind) {
   pthread_mutex_unlock(&mu);
   return n;
 }
+
+void tg_handle_foreach(tg_hkind kind, void (*fn)(void *obj, void *user), void *user) {
+  pthread_mutex_lock(&mu);
+  for (uint32_t i = 0; i < nslots; i++)
+    if (slots[i].refs && slots[i].kind == (uint32_t)kind) fn(slots[i].obj, user);
+  pthread_mutex_unlock(&mu);
+}

@@ -20,4 +20,6 @@ tg_status tg_handle_retain(const void *h, tg_hkind kind, const char *what);
 /* Drops a reference; when it was the last, removes the handle and returns the object in *dead (else NULL). */
 tg_status tg_handle_release(const void *h, tg_hkind kind, const char *what, void **dead);
 size_t tg_handle_live(tg_hkind kind);
+/* Calls fn(obj, user) for every live object of a kind, under the table lock: fn must not call tg_handle_* itself. */
+void tg_handle_foreach(tg_hkind kind, void (*fn)(void *obj, void *user), void *user);
 #endif

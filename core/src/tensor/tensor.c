@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tensor/tensor.h"
+#include "uop/rewrite.h"
 #include "uop/serialize.h"
 
 /* ---------------- scope and errors ---------------- */
@@ -186,9 +187,8 @@ const void *tg_tensor_host_data(tg_uop *buffer, size_t *nbytes) {
   return r;
 }
 
-/* An entry dies with the last reference to its BUFFER other than the table's own. NOTE: reads tg_uop.refs, which ops.h
-** marks private; a BUFFER holding refs == 1 is reachable by nobody but this table (slots are never reused). Runs on every
-** tensor death: O(live host buffers), nothing when there are none. */
+/* An entry dies with the last reference to its BUFFER other than the table's own: a BUFFER with refcount 1 is
+** reachable by nobody but this table (slots are never reused). Runs on every tensor death: O(live host buffers), nothing when there are none. */
 void tgt_host_sweep(void) {
   if (!__atomic_load_n(&host_n, __ATOMIC_RELAXED)) return;
   for (size_t ndead = 1; ndead;) {
@@ -197,7 +197,7 @@ void tgt_host_sweep(void) {
     pthread_mutex_lock(&host_mu);
     size_t keep = 0;
     for (size_t i = 0; i < host_n; i++) {
-      if (ndead < 64 && __atomic_load_n(&host[i].buf->refs, __ATOMIC_ACQUIRE) == 1) free(host[i].data), dead[ndead++] = host[i].buf;
+      if (ndead < 64 && tg_uop_refcount(host[i].buf) == 1) free(host[i].data), dead[ndead++] = host[i].buf;
       else host[keep++] = host[i];
     }
     __atomic_store_n(&host_n, keep, __ATOMIC_RELAXED);
@@ -578,4 +578,59 @@ TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor 
   CHECK(check_dtype(dtype, 1, "tg_tensor_dot"));
   tgt_scope S = {0};
   return finish(&S, tgt_dot(&S, a, b, dtype), out);
+}
+
+/* ---------------- realize support: tinygrad's _apply_map_to_tensors ---------------- */
+
+typedef struct apply_ctx {
+  tg_uop *const *from, *const *to;
+  size_t n;
+  tg_status st;
+} apply_ctx;
+
+static int graph_has_key(tg_uop *u, const apply_ctx *c) {
+  size_t n = 0;
+  tg_uop **topo = tg_uop_toposort(u, &n);
+  if (!topo) return -1;
+  int hit = 0;
+  tg_ptrset keys;
+  if (!tg_ptrset_init(&keys, c->n)) return free(topo), -1;
+  for (size_t i = 0; i < c->n; i++)
+    if (!tg_ptrset_put(&keys, c->from[i], i)) hit = -1;
+  for (size_t i = 0; i < n && !hit; i++) hit = tg_ptrset_get(&keys, topo[i]) != NULL;
+  tg_ptrset_free(&keys);
+  free(topo);
+  return hit;
+}
+
+static void apply_one(void *obj, void *user) {
+  apply_ctx *c = user;
+  tensor_obj *o = obj;
+  if (c->st) return;
+  int hit = graph_has_key(o->uop, c);
+  if (hit < 0) c->st = tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory updating tensors");
+  if (hit <= 0) return;
+  tg_uop *nu = tg_uop_substitute(o->uop, c->from, c->to, c->n);
+  if (!nu) {
+    c->st = TG_ERR_INTERNAL;
+    return;
+  }
+  tg_uop_release(o->uop);
+  o->uop = nu;
+}
+
+tg_status tgt_apply_map(tg_uop *const *from, tg_uop *const *to, size_t n) {
+  apply_ctx c = {from, to, n, TG_OK};
+  if (n) tg_handle_foreach(TG_H_TENSOR, apply_one, &c);
+  return c.st;
+}
+
+tg_status tgt_tensor_set_uop(tg_tensor *t, tg_uop *u) {
+  void *obj;
+  tg_status st = tg_handle_get(t, TG_H_TENSOR, "tensor", &obj);
+  if (st) return st;
+  tg_uop_retain(u);
+  tg_uop_release(((tensor_obj *)obj)->uop);
+  ((tensor_obj *)obj)->uop = u;
+  return TG_OK;
 }

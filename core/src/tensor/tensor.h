@@ -96,6 +96,10 @@ size_t tgt_host_count(void);
 
 /* The UOp and device of a public tensor handle (borrowed; valid while the handle is). */
 tg_status tgt_tensor_get(const tg_tensor *t, const char *what, tg_tv *out);
+/* tinygrad's _apply_map_to_tensors: every live tensor whose graph contains a from[i] gets its UOp substituted. */
+tg_status tgt_apply_map(tg_uop *const *from, tg_uop *const *to, size_t n);
+/* Points t at u (retained). */
+tg_status tgt_tensor_set_uop(tg_tensor *t, tg_uop *u);
 
 /* ---------------- creation (creation.c: mixin/creation.py, tensor.py, UOp.const/new_buffer/_frompy) ---------------- */
 

@@ -495,6 +495,8 @@ void tg_uop_release(tg_uop *u) {
   pthread_mutex_unlock(&T.mu);
 }
 
+uint32_t tg_uop_refcount(const tg_uop *u) { return u ? __atomic_load_n(&u->refs, __ATOMIC_ACQUIRE) : 0; }
+
 size_t tg_uop_live_count(void) {
   pthread_mutex_lock(&T.mu);
   size_t n = T.count;

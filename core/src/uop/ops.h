@@ -154,6 +154,10 @@ void tg_uop_release(tg_uop *u);     /* NULL-safe; frees iteratively (no recursio
 /* Number of live UOps in the process (for leak tests). */
 size_t tg_uop_live_count(void);
 
+/* The current reference count (for side tables keyed by a UOp they retain: an entry whose UOp has count 1 is held by
+** nobody else, tinygrad's WeakKeyDictionary dropping it). */
+uint32_t tg_uop_refcount(const tg_uop *u);
+
 /* CONST helpers (tinygrad's UOp.const(dtype, b)): the value is truncated to the dtype as dtype.const() does.
 ** dtype may be a weak pseudo-dtype. */
 tg_uop *tg_uop_const_int(int dtype, int64_t v);
