@@ -45,6 +45,9 @@ python3 -m pip install -q --no-build-isolation "$sdk_tmp/tgc-acme"
 python3 -m tgc doctor | grep -E '^ACME +ready'
 tgc-sdk conformance acme --json "$sdk_tmp/acme.json" --html "$sdk_tmp/acme.html"
 tgc-sdk conformance cpu --library build/libtgc_cpu_plugin.so
+tgc-sdk validate acme -q
+tgc-sdk validate cpu --library build/libtgc_cpu_plugin.so -q
+tgc-sdk registry verify --library cpu=build/libtgc_cpu_plugin.so   # records, schema, digests, statuses, expiry, index; a rebuilt library is only a warning
 python3 -m pip uninstall -q -y tgc-acme
 rm -rf "$sdk_tmp"
 

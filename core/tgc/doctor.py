@@ -1,10 +1,11 @@
 """`python -m tgc doctor [--json]`: what tgc found on this machine and why something does not work.
 
 Reports every backend (built-in, entry points, $TGC_BACKEND_PATH, quarantined ones) with its version, ABI, dialects,
-state, device count and a summary of its first device's capabilities, and the C compiler the CPU backend runs.
+state, device count, a summary of its first device's capabilities and its certification (from the registry index in
+$TGC_REGISTRY or the one shipped with tgc-sdk), and the C compiler the CPU backend runs.
 Exits 0 whatever the backends' states; 1 only when libtgc itself cannot be loaded."""
 from __future__ import annotations
-import os, sys, json, shlex, shutil, logging, platform
+import os, sys, json, shlex, shutil, hashlib, logging, datetime, platform, importlib.util, importlib.resources
 from typing import Any
 import tgc
 
@@ -32,6 +33,39 @@ def _caps_summary(caps: dict[str, Any]) -> str:
           f"{' '.join(flags) or 'no local/shared/threads'}, vector {caps['vector_width']}, "
           f"global_max {caps['global_max']}, local_max {caps['local_max']}")
 
+def registry_index() -> tuple[dict[str, Any] | None, str]:
+  """The certification registry's index.json and where it came from: $TGC_REGISTRY (a registry directory or its index
+  file), else the copy shipped with tgc-sdk (`tgc-sdk registry index` writes both), else none."""
+  if where := os.environ.get("TGC_REGISTRY"): path = os.path.join(where, "index.json") if os.path.isdir(where) else where
+  elif importlib.util.find_spec("tgc_sdk") is not None: path = str(importlib.resources.files("tgc_sdk") / "registry_index.json")
+  else: return None, "no registry: install tgc-sdk or set TGC_REGISTRY"
+  if not os.path.isfile(path): return None, f"no registry index at {path}"
+  try:
+    with open(path, encoding="utf-8") as f: idx = json.load(f)
+    if not isinstance(idx, dict) or not isinstance(idx.get("records"), list): raise ValueError("it has no \"records\" list")
+  except (OSError, ValueError) as e: return None, f"registry index {path} unreadable: {e}"
+  return idx, path
+
+def certification(name: str, library: str | None, index: dict[str, Any] | None, where: str) -> dict[str, Any]:
+  """"certified" only for a certified, unexpired record of this very library file (sha256); otherwise "experimental",
+  saying which record there is and why it does not certify this build."""
+  if index is None: return {"status": "experimental", "record": None, "label": f"experimental ({where})"}
+  recs = [r for r in index["records"] if isinstance(r, dict) and str(r.get("name", "")).upper() == name.upper()]
+  if not recs: return {"status": "experimental", "record": None, "label": "experimental (no record)"}
+  sha = None
+  if library and os.path.isfile(library):
+    with open(library, "rb") as f: sha = hashlib.sha256(f.read()).hexdigest()
+  r = next((r for r in recs if sha and r.get("sha256") == sha), None) or max(recs, key=lambda r: str(r.get("date", "")))
+  now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+  ok = {"certified": r.get("status") == "certified", "current": str(r.get("expires", "")) > now,
+        "this build": sha is not None and r.get("sha256") == sha}
+  if all(ok.values()): return {"status": "certified", "record": r.get("id"), "label": f"certified ({r.get('id')})"}
+  why = f"{r.get('status')} record {r.get('id')}"
+  if r.get("status") == "provisional": why += f": {', '.join(r.get('not_run') or [])} not fully run"
+  if not ok["current"]: why += f", expired {str(r.get('expires'))[:10]}"
+  if not ok["this build"]: why += ", for another build" if sha else ", for its plugin build"
+  return {"status": "experimental", "record": r.get("id"), "label": f"experimental ({why})"}
+
 def report() -> dict[str, Any]:
   from tgc import _ffi, device
   logging.getLogger("tgc").addHandler(logging.NullHandler())   # quarantines are in the report; no duplicate warnings on stderr
@@ -43,7 +77,8 @@ def report() -> dict[str, Any]:
     rep["libtgc"] = {"path": None, "version": None, "error": str(e)}
     return rep
   rep["libtgc"] = {"path": _ffi.loaded_library_path(), "version": _ffi.version(), "error": None}
-  backends = []
+  backends, (index, where) = [], registry_index()
+  rep["registry"] = where
   for r in device.backends():
     b = r.to_dict()
     b["devices"], b["caps"], b["properties"] = [], None, None
@@ -51,6 +86,7 @@ def report() -> dict[str, Any]:
       b["devices"] = [r.name if i == 0 else f"{r.name}:{i}" for i in range(r.device_count)]
       try: dev = device.Device[r.name]; b["caps"], b["properties"] = dev.caps, dev.properties
       except Exception as e: b["caps_error"] = f"{type(e).__name__}: {e}"
+    b["certification"] = certification(r.name, r.library, index, where)
     backends.append(b)
   rep["backends"] = backends
   try: rep["default_device"] = device.Device.DEFAULT
@@ -78,6 +114,8 @@ def format_text(rep: dict[str, Any]) -> str:
       lines.append(f"{b['name']}: {p['name'] or '?'} ({p['vendor'] or '?'}, {p['type']}): {_caps_summary(b['caps'])}")
     if b.get("caps_error"): lines.append(f"{b['name']}: cannot read capabilities: {b['caps_error']}")
     if b["library"]: lines.append(f"{b['name']}: library {b['library']}")
+    lines.append(f"{b['name']}: {b['certification']['label']}")
+  lines.append(f"certification registry: {rep['registry']}")
   cc = rep["c_compiler"]
   origin = "from TGC_CC" if cc["from"] == "TGC_CC" else "default; set TGC_CC to change"
   lines += ["", f"C compiler for the CPU backend: {cc['command']} ({origin}) -> {cc['path'] or 'not found'}: {'ok' if cc['ok'] else cc['message']}"]

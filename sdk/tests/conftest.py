@@ -39,6 +39,20 @@ def planted(tmp_path_factory) -> dict[str, Path]:
   d = tmp_path_factory.mktemp("planted")
   return {src.stem.removesuffix("_backend"): cc(d / f"lib{src.stem}.so", f"-I{INCLUDE}", f"-I{DATA}", str(src)) for src in DATA.glob("*_backend.c")}
 
+LIES = ["F64", "GLOBAL", "LOCAL", "THREADS", "SHARED", "ALIGN", "RULES", "UNDECLARED"]
+
+@pytest.fixture(scope="session")
+def liars(tmp_path_factory) -> dict[str, Path]:
+  """tests/data/lying_cpu.c built once per LIE_<X>: the CPU backend with one planted lie in its caps (compiled in parallel)."""
+  if not (REPO / "core/src/runtime/cpu.c").is_file(): pytest.skip("not in the tgc repository: no cpu.c to wrap")
+  d = tmp_path_factory.mktemp("liars")
+  args = [f"-I{REPO / 'include'}", f"-I{REPO / 'core/src'}", str(DATA / "lying_cpu.c"), str(REPO / "core/src/helpers.c"), "-lpthread", "-ldl", "-lm"]
+  procs = {lie: subprocess.Popen([CC, "-shared", "-fPIC", "-fvisibility=hidden", "-O1", f"-DLIE_{lie}", "-o", str(d / f"liar_{lie.lower()}.so"),
+                                  *args], stderr=subprocess.PIPE, text=True) for lie in LIES}
+  for lie, p in procs.items():
+    if p.wait() != 0: pytest.fail(f"building lying_cpu.c with -DLIE_{lie} failed:\n{p.stderr.read()}")
+  return {lie: d / f"liar_{lie.lower()}.so" for lie in LIES}
+
 def pip_install(project: Path, target: Path) -> None:
   """pip install the project into `target` (no dependencies: tgc is already here). Without build isolation when
   scikit-build-core is importable (pip install tgc-sdk[test]), so no index is needed."""
@@ -63,8 +77,8 @@ def with_site(monkeypatch, acme):
   monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(acme["site"]), *filter(None, [os.environ.get("PYTHONPATH")])]))
   return acme
 
-def cli(*args: str):
-  return CliRunner().invoke(main, list(args), catch_exceptions=False)
+def cli(*args: str, env: dict | None = None):
+  return CliRunner(env=env).invoke(main, list(args), catch_exceptions=False)
 
 def conformance_json(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
   out = tmp_path / "report.json"
@@ -74,3 +88,8 @@ def conformance_json(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
 def statuses(rep: dict) -> dict[str, str]: return {c["case"]: c["status"] for t in rep["tiers"].values() for c in t["cases"]}
 
 def which_sdk() -> str | None: return shutil.which("tgc-sdk")
+
+def run_json(*args: str, env: dict | None = None) -> tuple[int, dict, str]:
+  """A tgc-sdk command with --json: (exit code, the JSON it printed, stderr)."""
+  r = CliRunner(env=env).invoke(main, [*args, "--json"], catch_exceptions=False)
+  return r.exit_code, json.loads(r.stdout) if r.stdout.strip() else {}, r.stderr

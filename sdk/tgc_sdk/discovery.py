@@ -4,7 +4,7 @@ or by --library PATH for a bare shared library (a build tree, the planted-defect
 Discovery here calls the hooks only (metadata, no library is opened), so a backend that tgc itself would quarantine can
 still be examined: the suite's loader tier says why."""
 from __future__ import annotations
-import os, hashlib, importlib.metadata
+import os, re, hashlib, importlib.metadata
 from dataclasses import dataclass
 import pluggy
 
@@ -50,6 +50,9 @@ def find(name: str | None, library: str | None = None, manifest: str | None = No
     if manifest and not os.path.isfile(manifest): raise DiscoveryError(f"--manifest {manifest}: no such file")
     return Target(name or os.path.basename(library), os.path.abspath(library), manifest and os.path.abspath(manifest), "--library")
   if not name: raise DiscoveryError("give a backend NAME (as installed, e.g. acme) or --library PATH")
+  if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,30}", name):
+    raise DiscoveryError(f"{name!r} is not a backend name: letters, digits and _, starting with a letter (e.g. acme, CUDA); `tgc-sdk list` shows "
+                         "the installed ones")
   found = installed()
   recs = [r for r in found if isinstance(r["name"], str) and r["name"].upper() == name.upper()]
   if not recs:

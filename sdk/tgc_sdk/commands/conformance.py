@@ -29,7 +29,8 @@ class _Progress:
     summary = ", ".join(f"{n} {s}" for s, n in c.items() if n and s != "expected")
     click.echo(("\r\033[K" if self.tty else "") + f"[{run.tier}] {len(run.results)} cases in {run.duration:.1f}s: {summary}", err=True)
 
-def _manifest(library: str) -> dict | None:
+def manifest_of(library: str) -> dict | None:
+  """tg_backend_manifest read from the library file (no plugin code runs), or None when unreadable."""
   from tgc_sdk.suite.test_loader import elf_manifest
   try: return {k: v for k, v in elf_manifest(library).items() if k not in ("terminated", "symbol_size")}
   except Exception: return None
@@ -63,19 +64,13 @@ def conformance(name, library, manifest_json, tiers, json_out, html_out, expect_
     target = discovery.find(name, library, manifest_json)
     entries = expect.load(expect_file) if expect_file else []
   except (discovery.DiscoveryError, expect.ExpectError) as e: raise click.ClickException(str(e)) from None
-  started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-  progress, runs = _Progress(quiet or json_out == "-"), []
+  started = now()
   if not (quiet or json_out == "-"):
     click.echo(f"tgc-sdk conformance: {target.name} ({target.library}, {target.source}), tiers {','.join(tiers)}", err=True)
-  with tempfile.TemporaryDirectory(prefix="tgc-conformance-") as work:
-    for tier in tiers:
-      run = runner.run_tier(tier, target.library, target.manifest, name, timeout, work, progress)
-      progress.done(run)
-      runs.append(run)
+  runs = run_tiers(target, tiers, timeout, quiet or json_out == "-", name)
   results = [r for run in runs for r in run.results]
   stale = expect.apply(entries, results, tiers)
-  versions = {"tgc-sdk": __version__, "suite": SUITE_VERSION, "tgc": _version("tgc"), "pytest": _version("pytest")}
-  rep = report.build(target, runs, stale, expect_file, versions, started, _manifest(target.library))
+  rep = report.build(target, runs, stale, expect_file, versions(), started, manifest_of(target.library))
   if json_out == "-": click.echo(json.dumps(rep, indent=2, default=str))
   elif json_out: report.write_json(rep, json_out)
   if html_out: report.write_html(rep, html_out)
@@ -85,6 +80,21 @@ def conformance(name, library, manifest_json, tiers, json_out, html_out, expect_
                                f"list them with a reason in an expectations file (--expect; see `tgc-sdk conformance --help`)")
   if strict and stale: raise click.ClickException(f"{len(stale)} stale expectation(s): remove the entries that now pass or match no case")
 
-def _version(dist: str) -> str:
+def dist_version(dist: str) -> str:
   try: return importlib.metadata.version(dist)
   except importlib.metadata.PackageNotFoundError: return "unknown"
+
+def versions() -> dict[str, str]:
+  return {"tgc-sdk": __version__, "suite": SUITE_VERSION, "tgc": dist_version("tgc"), "pytest": dist_version("pytest")}
+
+def now() -> str: return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+def run_tiers(target: discovery.Target, tiers: list[str], timeout: float, quiet: bool, name: str | None = None) -> list[runner.TierRun]:
+  """Each tier in its own child under the watchdog (runner.run_tier), with a progress line per tier on stderr."""
+  progress, runs = _Progress(quiet), []
+  with tempfile.TemporaryDirectory(prefix="tgc-sdk-") as work:
+    for tier in tiers:
+      run = runner.run_tier(tier, target.library, target.manifest, name, timeout, work, progress)
+      progress.done(run)
+      runs.append(run)
+  return runs
