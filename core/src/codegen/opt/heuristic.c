@@ -1,0 +1,211 @@
+/* codegen/opt/heuristic.c -- tinygrad 0.14.0's codegen/opt/heuristic.py: hand_coded_optimizations, the parts that
+** apply to a device from its caps: masked upcasts, stride-driven upcasts, reduce unrolls, the float4 upcast, and
+** THREAD splitting on has_threads devices. Tensor cores, IMAGE and the GPU-only opts (MV, GROUPTOP, LOCAL) are
+** tried in tinygrad's order and refused here exactly where tinygrad's KernelOptError would refuse them on such a
+** device (no tensor cores, no locals); on a device with locals they are not ported yet. */
+#include "codegen/opt/opt.h"
+#include "uop/symbolic.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct kview { cg_list rngs; int64_t shape[64]; int type[64]; int n; } kview;
+
+static int view(cg_sched *k, kview *v) {
+  v->rngs.n = 0;
+  if (cg_sched_rngs(k, &v->rngs)) return -1;
+  v->n = (int)v->rngs.n;
+  for (int i = 0; i < v->n && i < 64; i++) {
+    tg_uop *e = v->rngs.v[i]->src[0];
+    v->shape[i] = e->op == TG_OP_CONST ? cg_cval(e, -1) : -1; /* -1: symbolic */
+    v->type[i] = cg_range_type(v->rngs.v[i]);
+  }
+  return 0;
+}
+
+static int is_upcastable(kview *v, int i) {
+  int t = v->type[i];
+  return (t == CG_AX_GLOBAL || t == CG_AX_LOCAL || t == CG_AX_WEAK) && v->shape[i] > 1;
+}
+static int is_unrollable(kview *v, int i) { return (v->type[i] == CG_AX_GROUP_REDUCE || v->type[i] == CG_AX_REDUCE) && v->shape[i] > 1; }
+static int64_t upcast_size(kview *v) {
+  int64_t p = 1;
+  for (int i = 0; i < v->n; i++)
+    if (v->type[i] == CG_AX_UPCAST || v->type[i] == CG_AX_UNROLL) p *= v->shape[i];
+  return p;
+}
+static int64_t out_prod_upcastable(kview *v) { /* prod(output_shape[i] for i in upcastable_dims) */
+  int64_t p = 1;
+  for (int i = 0; i < v->n; i++)
+    if (is_upcastable(v, i)) p *= v->shape[i];
+  return p;
+}
+
+/* b.src[1].get_idx() */
+static tg_uop *get_idx(tg_uop *idx) {
+  tg_uop *x = idx->src[1];
+  return x->op == TG_OP_WHERE && cg_is_invalid(x->src[2]) ? x->src[1] : x;
+}
+
+static int in_slice_excl(tg_uop *root, tg_uop *x) { /* x in root.backward_slice (root itself excluded) */
+  if (root == x) return 0;
+  return cg_in_backward_slice(root, x);
+}
+
+/* the INDEX nodes of the AST, reversed toposort (Scheduler.bufs) */
+static int bufs_of(cg_sched *k, cg_list *out) {
+  cg_list t = {0};
+  if (cg_toposort(k->ast, &t)) return -1;
+  for (size_t i = t.n; i-- > 0;)
+    if (t.v[i]->op == TG_OP_INDEX && cg_list_push(out, t.v[i])) { cg_list_free(&t); return -1; }
+  cg_list_free(&t);
+  return 0;
+}
+
+typedef struct choice { int64_t num, sum; int axis; int64_t amt; } choice;
+static int choice_lt(const choice *a, const choice *b) {
+  if (a->num != b->num) return a->num < b->num;
+  if (a->sum != b->sum) return a->sum < b->sum;
+  if (a->axis != b->axis) return a->axis < b->axis;
+  return a->amt < b->amt;
+}
+
+#define TRY(call) do { int r_ = (call); if (r_ < 0) goto fail; } while (0)
+
+int cg_hand_coded_optimizations(cg_sched *k) {
+  kview v = {0};
+  cg_list bufs = {0}, topo = {0}, gates = {0};
+  /* tensor cores: none in the caps here (a TC opt is refused); IMAGE: not ported; MV and GROUPTOP need locals */
+  if (k->ren->has_local) {
+    cg_err(TG_ERR_UNSUPPORTED, "codegen: hand_coded_optimizations for devices with locals (MV, GROUPTOP, LOCAL) are not ported yet");
+    return -1;
+  }
+  /* masked small axes (Tensor.stack): upcast them whole */
+  if (view(k, &v) || cg_toposort(k->ast, &topo)) goto fail;
+  for (size_t i = 0; i < topo.n; i++) {
+    if (topo.v[i] == k->ast || topo.v[i]->op != TG_OP_WHERE) continue;
+    const cg_list *r = cg_ranges(topo.v[i]->src[0]);
+    if (!r) goto fail;
+    for (size_t j = 0; j < r->n; j++)
+      if (cg_list_add(&gates, r->v[j])) goto fail;
+  }
+  int to_upcast[64], nup = 0;
+  int64_t up_prod = 1;
+  for (int a = 0; a < v.n; a++) {
+    if (!is_upcastable(&v, a)) continue;
+    if (v.shape[a] <= 7 && cg_list_has(&gates, v.rngs.v[a]) && up_prod * v.shape[a] <= 49) to_upcast[nup++] = a, up_prod *= v.shape[a];
+  }
+  for (int i = nup - 1; i >= 0; i--) TRY(cg_sched_apply_opt(k, CG_OPT_UPCAST, to_upcast[i], 0));
+  /* more upcasts of non-reduce axes, chosen by how the buffers stride over them */
+  int upcasted[64], nupd = 0;
+  for (;;) {
+    if (view(k, &v)) goto fail;
+    if (!(out_prod_upcastable(&v) >= 1024 && upcast_size(&v) < 32)) break;
+    bufs.n = 0;
+    if (bufs_of(k, &bufs)) goto fail;
+    choice best = {0};
+    int have = 0;
+    for (int a = 0; a < v.n; a++) {
+      if (!is_upcastable(&v, a)) continue;
+      static const int amts[] = {3, 4};
+      for (int ai = 0; ai < 2; ai++) {
+        int64_t amt = amts[ai];
+        int done = 0;
+        for (int q = 0; q < nupd; q++) done |= upcasted[q] == a;
+        if (done || v.shape[a] % amt != 0) continue;
+        tg_uop *rng = v.rngs.v[a];
+        int any = 0;
+        for (size_t bi = 0; bi < bufs.n && !any; bi++) {
+          tg_uop *idx = get_idx(bufs.v[bi]);
+          int in = in_slice_excl(idx, rng);
+          if (in < 0) goto fail;
+          if (in) continue;
+          int all = 1;
+          for (int q = 0; q < v.n && all; q++) {
+            if (v.type[q] != CG_AX_UPCAST && v.type[q] != CG_AX_UNROLL) continue;
+            int r2 = in_slice_excl(idx, v.rngs.v[q]);
+            if (r2 < 0) goto fail;
+            all = r2;
+          }
+          any = all;
+        }
+        if (!any) continue;
+        choice c = {0, 0, a, amt};
+        for (size_t bi = 0; bi < bufs.n; bi++) {
+          tg_uop *idx = get_idx(bufs.v[bi]);
+          int in = in_slice_excl(idx, rng);
+          if (in < 0) goto fail;
+          c.num += in;
+          size_t nt = 0;
+          tg_uop **terms = tg_uop_split(idx, TG_OP_ADD, &nt);
+          if (!terms) goto fail;
+          for (size_t ti = 0; ti < nt; ti++) {
+            tg_uop *t = terms[ti];
+            if (t == rng) c.sum += 1;
+            if (t->op == TG_OP_MUL && t->src[0] == rng && t->src[1]->op == TG_OP_CONST) c.sum += cg_cval(t->src[1], 0);
+            if (t->op == TG_OP_MUL && t->src[1] == rng && t->src[0]->op == TG_OP_CONST) c.sum += cg_cval(t->src[0], 0);
+          }
+          free(terms);
+        }
+        if (!have || choice_lt(&c, &best)) best = c, have = 1;
+      }
+    }
+    if (!have) break;
+    TRY(cg_sched_apply_opt(k, CG_OPT_UPCAST, best.axis, best.amt));
+    upcasted[nupd++] = best.axis;
+  }
+  /* unroll a small last reduce (and a second tiny one) */
+  if (view(k, &v)) goto fail;
+  {
+    int unr[64], nu = 0, has_unroll = 0;
+    for (int a = 0; a < v.n; a++) {
+      if (is_unrollable(&v, a)) unr[nu++] = a;
+      has_unroll |= v.type[a] == CG_AX_UNROLL;
+    }
+    if (nu && (upcast_size(&v) <= 4 || !has_unroll) && upcast_size(&v) < 64) {
+      int64_t s = v.shape[unr[nu - 1]];
+      if (s <= 32) {
+        int r = cg_sched_apply_opt(k, CG_OPT_UNROLL, nu - 1, 0);
+        if (r < 0) goto fail;
+        if (r == 0) {
+          if (view(k, &v)) goto fail;
+          nu = 0;
+          for (int a = 0; a < v.n; a++)
+            if (is_unrollable(&v, a)) unr[nu++] = a;
+          if (nu && s <= 3 && v.shape[unr[nu - 1]] <= 3) TRY(cg_sched_apply_opt(k, CG_OPT_UNROLL, nu - 1, 0));
+        }
+      } else if (v.shape[unr[nu - 1]] % 4 == 0) TRY(cg_sched_apply_opt(k, CG_OPT_UNROLL, nu - 1, 4));
+    }
+  }
+  /* nothing upcasted yet: upcast the last upcastable axis by 4 */
+  if (view(k, &v)) goto fail;
+  {
+    int upc = 0, last = -1;
+    for (int a = 0; a < v.n; a++) {
+      upc |= v.type[a] == CG_AX_UPCAST || v.type[a] == CG_AX_UNROLL;
+      if (is_upcastable(&v, a)) last = a;
+    }
+    if (!upc && last >= 0 && v.shape[last] % 4 == 0) TRY(cg_sched_apply_opt(k, CG_OPT_UPCAST, last, 4));
+  }
+  /* threads: about 128K ops per thread */
+  if (k->ren->has_threads) {
+    static const int threads[] = {32, 16, 12, 8, 6, 5, 4, 3, 2};
+    for (int ti = 0; ti < 9; ti++) {
+      if (view(k, &v)) goto fail;
+      int64_t prod = 1;
+      for (int a = 0; a < v.n; a++) prod *= v.shape[a];
+      if (threads[ti] > k->ren->global_max[0] || prod / (128 << 10) < threads[ti]) continue;
+      for (int a = 0; a < v.n; a++) {
+        if (v.type[a] != CG_AX_WEAK) continue;
+        if (v.shape[a] % threads[ti] == 0) TRY(cg_sched_apply_opt(k, CG_OPT_THREAD, a, threads[ti]));
+        break;
+      }
+      if (k->nopts && cg_arg_int(cg_tuple_item(&k->opts[k->nopts - 1], 1), 0) == CG_OPT_THREAD) break;
+    }
+  }
+  cg_list_free(&v.rngs), cg_list_free(&bufs), cg_list_free(&topo), cg_list_free(&gates);
+  return 0;
+fail:
+  cg_list_free(&v.rngs), cg_list_free(&bufs), cg_list_free(&topo), cg_list_free(&gates);
+  return -1;
+}

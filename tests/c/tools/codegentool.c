@@ -1,0 +1,139 @@
+/* codegentool -- runs tgc's codegen (core/src/codegen) on a kernel AST read as JSON from stdin (uop/serialize.c's form),
+** for tests/test_codegen.py, which feeds it kernels built by tinygrad 0.14.0's scheduler and compares the results.
+**   codegentool stages [noopt]     every pass of full_rewrite_to_sink: "=== NAME" then the graph (pretty_print)
+**   codegentool pass NAME [noopt]  one pass applied alone to the graph on stdin; prints the result
+**   codegentool lin [noopt]        the linearized program, one "OP dtype" per line
+**   codegentool render [noopt]     the program as JSON: name, source, globals, outs, ins, vars, global_size, ops
+** The caps are the built-in CPU backend's. "noopt" is NOOPT=1; otherwise the heuristic optimizations run.
+** Exit status 0 on success; 1 with "error: <tg_last_error>" on stderr. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/codegen.h"
+#include "runtime/cpu.h"
+#include "uop/serialize.h"
+
+static char *read_all(FILE *f, size_t *n) {
+  size_t cap = 1 << 16;
+  char *buf = malloc(cap);
+  *n = 0;
+  for (size_t r; buf && (r = fread(buf + *n, 1, cap - *n, f)) > 0;) {
+    *n += r;
+    if (*n == cap) {
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb) free(buf);
+      buf = nb;
+    }
+  }
+  return buf;
+}
+
+static int fail(void) {
+  fprintf(stderr, "error: %s\n", tg_last_error());
+  return 1;
+}
+
+static void host_err(void *ctx, tg_status code, const char *msg) { (void)ctx, (void)code, fprintf(stderr, "cpu: %s\n", msg); }
+static void host_log(void *ctx, tg_log_level level, const char *msg) { (void)ctx, (void)level, (void)msg; }
+
+static int cpu_caps(tg_device_caps *caps) {
+  static tg_backend_host host;
+  host.struct_size = sizeof host, host.abi_major = TG_BACKEND_ABI_MAJOR, host.abi_minor = TG_BACKEND_ABI_MINOR;
+  host.set_error = host_err, host.log = host_log;
+  const tg_backend_api *api = NULL;
+  if (tg_cpu_backend_entry(&host, &api) != TG_OK || !api) return -1;
+  memset(caps, 0, sizeof *caps);
+  caps->struct_size = sizeof *caps;
+  return api->device_caps(0, caps) == TG_OK ? 0 : -1;
+}
+
+static void on_stage(const char *name, tg_uop *sink, void *user) {
+  (void)user;
+  char *s = tg_uop_str(sink);
+  printf("=== %s\n%s\n", name, s ? s : "(out of memory)");
+  free(s);
+}
+
+static void json_str(const char *s) {
+  putchar('"');
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') printf("\\%c", *p);
+    else if (*p == '\n') printf("\\n");
+    else if (*p < 0x20) printf("\\u%04x", *p);
+    else putchar(*p);
+  }
+  putchar('"');
+}
+static void json_ints(const char *key, const int64_t *v, size_t n) {
+  printf(", \"%s\": [", key);
+  for (size_t i = 0; i < n; i++) printf("%s%lld", i ? ", " : "", (long long)v[i]);
+  printf("]");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: codegentool stages|lin|render [noopt] | codegentool pass NAME [noopt]  < ast.json\n");
+    return 2;
+  }
+  const char *cmd = argv[1];
+  int noopt = argc > 2 && !strcmp(argv[argc - 1], "noopt");
+  size_t n;
+  char *text = read_all(stdin, &n);
+  if (!text) return fprintf(stderr, "error: out of memory\n"), 1;
+  tg_uop *root = tg_uop_from_json(text, n);
+  free(text);
+  if (!root) return fail();
+  tg_device_caps caps;
+  if (cpu_caps(&caps)) return fprintf(stderr, "error: no CPU caps\n"), 1;
+  cg_ren ren;
+  if (cg_ren_from_caps(&caps, &ren) != TG_OK) return fail();
+  int rc = 0;
+  tg_codegen_opts opts = {noopt, NULL, NULL};
+  if (!strcmp(cmd, "stages")) {
+    opts.on_stage = on_stage;
+    tg_uop *r = tg_codegen_full_rewrite(root, &ren, &opts);
+    if (!r) rc = fail();
+    tg_uop_release(r);
+  } else if (!strcmp(cmd, "pass") && argc >= 3) {
+    tg_uop *r = tg_codegen_pass(argv[2], root, &ren, noopt);
+    char *s = r ? tg_uop_str(r) : NULL;
+    if (!s) rc = fail();
+    else printf("%s\n", s);
+    free(s);
+    tg_uop_release(r);
+  } else if (!strcmp(cmd, "lin") || !strcmp(cmd, "render")) {
+    cg_program *p = NULL;
+    if (tg_codegen_kernel(root, &caps, &opts, &p) != TG_OK) rc = fail();
+    else if (cmd[0] == 'l') {
+      for (size_t i = 0; i < p->n_lin; i++) printf("%s %s\n", tg_op_name((tg_op)p->lin[i]->op), tg_dtype_repr_name(p->lin[i]->dtype));
+    } else {
+      printf("{\"name\": ");
+      json_str(p->name);
+      printf(", \"display_name\": ");
+      json_str(p->display_name);
+      printf(", \"source\": ");
+      json_str(p->source);
+      json_ints("globals", p->globals, p->n_globals);
+      json_ints("outs", p->outs, p->n_outs);
+      json_ints("ins", p->ins, p->n_ins);
+      json_ints("global_size", p->global_size, 3);
+      json_ints("local_size", p->local_size, 3);
+      printf(", \"vars\": [");
+      for (size_t i = 0; i < p->n_vars; i++) {
+        printf("%s{\"name\": ", i ? ", " : "");
+        json_str(p->vars[i].name);
+        printf(", \"vmin\": %lld, \"vmax\": %lld, \"core_id\": %d}", (long long)p->vars[i].vmin, (long long)p->vars[i].vmax, p->vars[i].is_core_id);
+      }
+      printf("], \"ops\": [");
+      for (size_t i = 0; i < p->n_lin; i++) printf("%s\"%s\"", i ? ", " : "", tg_op_name((tg_op)p->lin[i]->op));
+      printf("]}\n");
+    }
+    cg_program_free(p);
+  } else {
+    fprintf(stderr, "error: unknown command %s\n", cmd);
+    rc = 2;
+  }
+  tg_uop_release(root);
+  return rc;
+}
