@@ -429,6 +429,35 @@ TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor 
 ** (without the NUL) to *len: call with cap 0 first to size the buffer. buf: caller-owned, written by the call. */
 TG_API tg_status tg_tensor_graph_json(tg_tensor *t, char *buf, size_t cap, size_t *len);
 
+/* Computes the tensors (tinygrad's Tensor.realize(*lst)): schedules their graphs into kernels and copies, generates
+** and compiles each kernel (compiled kernels are cached by source for the life of the process) and runs them on the
+** tensors' devices. Afterwards every live tensor that shared part of those graphs reads the stored result instead.
+** tensors: n handles, borrowed. Tensors that already are buffers or constants cost nothing. Errors: scheduler,
+** codegen, compiler and device errors with their messages; TG_ERR_UNSUPPORTED for graphs the engine cannot run yet
+** (symbolic shapes, multi-device, views of planned arenas). */
+TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n);
+
+/* Copies the tensor's elements into dst as a contiguous row-major array of its dtype (tinygrad's Tensor.data()),
+** realizing it first. nbytes must equal numel * itemsize (TG_ERR_INVALID_ARGUMENT naming both otherwise).
+** dst: borrowed for the call. */
+TG_API tg_status tg_tensor_data(tg_tensor *t, void *dst, size_t nbytes);
+
+/* ---------------- Counters ---------------- */
+
+/* tinygrad's GlobalCounters, process-wide. Versioned out-struct: set struct_size = sizeof(tg_counters). */
+typedef struct tg_counters {
+  size_t struct_size;
+  uint64_t kernel_count;  /* kernels launched by tg_tensor_realize since the last reset */
+  uint64_t compile_count; /* kernels compiled (a cache miss in the realize step's program cache); never reset */
+  uint64_t copy_count;    /* buffer copies run by tg_tensor_realize since the last reset */
+} tg_counters;
+
+/* Reads the counters. */
+TG_API tg_status tg_counters_get(tg_counters *out);
+
+/* Resets kernel_count and copy_count to 0 (tinygrad's GlobalCounters.reset()). */
+TG_API tg_status tg_counters_reset(void);
+
 #ifdef __cplusplus
 }
 #endif

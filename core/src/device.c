@@ -47,6 +47,7 @@ typedef struct buffer {
   device *d;
   tg_backend_buffer *bb;
   size_t size;
+  tg_buffer *parent; /* a view keeps its base alive (one reference) */
 } buffer;
 
 typedef struct program {
@@ -638,7 +639,34 @@ TG_API tg_status tg_buffer_release(tg_buffer *h) {
   pthread_mutex_lock(&b->d->mu);
   b->d->b->api.free(b->d->bdev, b->bb);
   pthread_mutex_unlock(&b->d->mu);
+  tg_buffer *parent = b->parent;
   free(b);
+  return tg_buffer_release(parent);
+}
+
+tg_status tg_buffer_view_internal(tg_buffer *h, size_t offset, size_t nbytes, tg_buffer **out) {
+  buffer *base;
+  tg_status st = buffer_range(h, offset, "", nbytes, "tg_buffer_view", &base);
+  if (st) return st;
+  if (!base->d->b->api.buffer_view)
+    return tg_err(TG_ERR_UNSUPPORTED, "%s: the backend has no buffer views (needed for a planned arena)", base->d->name);
+  buffer *v = calloc(1, sizeof *v);
+  if (!v) return tg_err(TG_ERR_OUT_OF_MEMORY, "tg_buffer_view: out of host memory");
+  *v = (buffer){base->d, NULL, nbytes, h};
+  pthread_mutex_lock(&base->d->mu);
+  backend_msg[0] = 0;
+  if ((st = base->d->b->api.buffer_view(base->d->bdev, base->bb, offset, nbytes, &v->bb)) != TG_OK) st = backend_fail(base->d->name, "buffer_view", st);
+  pthread_mutex_unlock(&base->d->mu);
+  void *hv = st == TG_OK ? tg_handle_new(TG_H_BUFFER, v) : NULL;
+  if (st == TG_OK && !hv) {
+    pthread_mutex_lock(&base->d->mu);
+    base->d->b->api.free(base->d->bdev, v->bb);
+    pthread_mutex_unlock(&base->d->mu);
+    st = tg_err(TG_ERR_OUT_OF_MEMORY, "tg_buffer_view: out of host memory");
+  }
+  if (st == TG_OK) st = tg_buffer_retain(h);
+  if (st != TG_OK) return free(v), st;
+  *out = hv;
   return TG_OK;
 }
 

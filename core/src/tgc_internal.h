@@ -20,6 +20,11 @@ tg_status tg_handle_retain(const void *h, tg_hkind kind, const char *what);
 /* Drops a reference; when it was the last, removes the handle and returns the object in *dead (else NULL). */
 tg_status tg_handle_release(const void *h, tg_hkind kind, const char *what, void **dead);
 size_t tg_handle_live(tg_hkind kind);
+
+/* ---- device.c, for the realize step ---- */
+/* A buffer aliasing bytes [offset, offset+nbytes) of base (the backend's buffer_view); it holds a reference to base.
+** Release it like any buffer. TG_ERR_UNSUPPORTED when the backend has no views. */
+tg_status tg_buffer_view_internal(tg_buffer *base, size_t offset, size_t nbytes, tg_buffer **out);
 /* Calls fn(obj, user) for every live object of a kind, under the table lock: fn must not call tg_handle_* itself. */
 void tg_handle_foreach(tg_hkind kind, void (*fn)(void *obj, void *user), void *user);
 #endif

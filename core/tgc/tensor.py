@@ -8,7 +8,7 @@ import math, struct
 from collections.abc import Sequence
 from typing import Any
 from tgc._ffi import ffi, lib, enum_names, check, last_error, error_class, STATUS_NAMES
-from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, _from_value, _ATTR
+from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, _from_value, _ATTR
 
 ConstType = float | int | bool
 
@@ -322,6 +322,37 @@ class Tensor:
   def mean(self, axis=None, keepdim=False) -> Tensor: return self._reduce("MEAN", axis, keepdim)
   def any(self, axis=None, keepdim=False) -> Tensor: return self._reduce("ANY", axis, keepdim)
   def all(self, axis=None, keepdim=False) -> Tensor: return self._reduce("ALL", axis, keepdim)
+
+  # ---------------- realize and data ----------------
+
+  def realize(self, *lst: Tensor) -> Tensor:
+    """Triggers the computation needed to create these Tensor(s)."""
+    hs = [t._h for t in (self, *lst)]
+    _check(lib().tg_tensor_realize(ffi.new("tg_tensor *[]", hs), len(hs)))
+    return self
+  def _data_bytes(self, dt: DType) -> bytes:
+    n = self.numel() * dt.itemsize
+    buf = ffi.new("char[]", max(1, n))
+    _check(lib().tg_tensor_data(self._h, buf, n))
+    return ffi.buffer(buf, n)[:]
+  def data(self) -> memoryview:
+    """The tensor's elements as a memoryview of its dtype's struct format, in its shape."""
+    dt = strong_dtype(self.dtype)
+    if dt.fmt is None: raise RuntimeError(f"no memoryview format for {dt}")
+    if 0 in self.shape: return memoryview(bytearray(0)).cast(dt.fmt)
+    mv = memoryview(self._data_bytes(dt)).cast(dt.fmt)
+    return mv.cast("B").cast(dt.fmt, self.shape) if self.shape else mv
+  def numpy(self):
+    """The tensor as a numpy array (bfloat16 and fp8 come back as float32, as in tinygrad)."""
+    import numpy as np
+    if self.dtype in (dtypes.bfloat16, *dtypes.fp8s): return self.cast(dtypes.float32).numpy()
+    dt = strong_dtype(self.dtype)
+    if 0 in self.shape: return np.zeros(self.shape, dtype=_to_np_dtype(dt))
+    return np.frombuffer(self._data_bytes(dt), dtype=_to_np_dtype(dt)).reshape(self.shape).copy()
+  def tolist(self): return self.numpy().tolist()
+  def item(self):
+    assert self.numel() == 1, "must have one element for item"
+    return self.numpy().reshape(()).item()
 
   # ---------------- matmul ----------------
 

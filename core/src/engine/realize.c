@@ -1,0 +1,351 @@
+/* engine/realize.c -- tinygrad 0.14.0's Tensor.realize + engine/realize.py run_linear, on tgc's devices.
+**
+** realize: the UOps of the tensors to realize -> transform_to_call (schedule/callify.c) -> the becomes-map applied to every
+** live tensor -> create_linear_with_vars (schedule/) -> for each CALL of the LINEAR: a kernel (codegen -> compile, cached
+** by source -> launch) or a COPY. Device memory for each BUFFER UOp lives in a side table keyed by the BUFFER (tinygrad's
+** `buffers` WeakKeyDictionary): an entry goes when nothing but the table holds its BUFFER. Host inputs (Tensor(list),
+** Tensor(numpy): BUFFERs on "PYTHON"/"NPY") are read from the frontend's host table (tensor/tensor.h). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "codegen/codegen.h"
+#include "dtype.h"
+#include "helpers.h"
+#include "schedule/schedule.h"
+#include "tensor/tensor.h"
+#include "tgc_internal.h"
+#include "uop/ops.h"
+
+#undef tg_err /* schedule.h routes tg_err through its own status memory; this file reports directly */
+
+/* ---------------- counters (tinygrad's GlobalCounters) ---------------- */
+
+static uint64_t n_kernels, n_compiles, n_copies;
+
+TG_API tg_status tg_counters_get(tg_counters *out) {
+  if (!out) return tg_err(TG_ERR_NULL_POINTER, "tg_counters_get: out is NULL");
+  if (out->struct_size < TG_STRUCT_SIZE(tg_counters, copy_count))
+    return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_counters_get: out->struct_size %zu, expected %zu", out->struct_size, sizeof *out);
+  out->kernel_count = __atomic_load_n(&n_kernels, __ATOMIC_RELAXED);
+  out->compile_count = __atomic_load_n(&n_compiles, __ATOMIC_RELAXED);
+  out->copy_count = __atomic_load_n(&n_copies, __ATOMIC_RELAXED);
+  return TG_OK;
+}
+
+TG_API tg_status tg_counters_reset(void) {
+  __atomic_store_n(&n_kernels, 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&n_copies, 0, __ATOMIC_RELAXED);
+  return TG_OK;
+}
+
+/* ---------------- the buffer table ---------------- */
+
+typedef struct buf_entry {
+  tg_uop *key;     /* a BUFFER UOp, retained */
+  tg_buffer *buf;  /* its device memory */
+} buf_entry;
+
+static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
+static buf_entry *table;
+static size_t table_n, table_cap;
+
+/* Drops entries whose BUFFER nobody else holds. Caller holds table_mu. */
+static void table_sweep(void) {
+  size_t w = 0;
+  for (size_t i = 0; i < table_n; i++) {
+    if (tg_uop_refcount(table[i].key) == 1) {
+      tg_buffer_release(table[i].buf);
+      tg_uop_release(table[i].key);
+    } else table[w++] = table[i];
+  }
+  table_n = w;
+}
+
+static tg_buffer *table_get(tg_uop *key) {
+  for (size_t i = 0; i < table_n; i++)
+    if (table[i].key == key) return table[i].buf;
+  return NULL;
+}
+
+static tg_status table_put(tg_uop *key, tg_buffer *buf) {
+  if (table_n == table_cap) {
+    size_t ncap = table_cap ? table_cap * 2 : 64;
+    buf_entry *nt = realloc(table, ncap * sizeof *nt);
+    if (!nt) return tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
+    table = nt, table_cap = ncap;
+  }
+  table[table_n++] = (buf_entry){tg_uop_retain(key), buf};
+  return TG_OK;
+}
+
+static int is_host_device(const char *dev) { return dev && (!strcasecmp(dev, "PYTHON") || !strcasecmp(dev, "NPY")); }
+
+static size_t buffer_nbytes(tg_uop *b) {
+  tgs_shp s;
+  if (tgs_shape(b, &s) != 1) return 0;
+  return (size_t)tgs_prod(s.d, s.n) * (size_t)tg_dt_itemsize((tg_dtype)b->dtype);
+}
+
+static tg_status device_buffer(tg_uop *b, tg_buffer **out);
+
+/* A memory-planner view, BITCAST(SHRINK(BUFFER int8 arena, offset, size)): an alias into the arena's memory. */
+static tg_status view_buffer(tg_uop *v, tg_buffer **out) {
+  tg_uop *sh = v->op == TG_OP_BITCAST ? v->src[0] : v;
+  if (sh->op != TG_OP_SHRINK || sh->src[0]->op != TG_OP_BUFFER)
+    return tg_err(TG_ERR_UNSUPPORTED, "realize: kernel argument %s is neither a BUFFER nor a view of one", tg_op_name((tg_op)v->op));
+  int64_t off[TGS_MAXD], size[TGS_MAXD];
+  size_t n = 0;
+  if (tgs_marg(sh, off, size, &n) || n != 1) return tg_err(TG_ERR_UNSUPPORTED, "realize: a buffer view that is not 1-d");
+  tg_buffer *base;
+  tg_status st = device_buffer(sh->src[0], &base);
+  if (st) return st;
+  size_t isz = (size_t)tg_dt_itemsize((tg_dtype)sh->src[0]->dtype);
+  if ((st = tg_buffer_view_internal(base, (size_t)off[0] * isz, (size_t)size[0] * isz, out))) return st;
+  if ((st = table_put(v, *out))) tg_buffer_release(*out);
+  return st;
+}
+
+/* The device memory of a BUFFER UOp (allocated on first use) or of a view of one. Caller holds table_mu. */
+static tg_status device_buffer(tg_uop *b, tg_buffer **out) {
+  if ((*out = table_get(b))) return TG_OK;
+  if (b->op != TG_OP_BUFFER) return view_buffer(b, out);
+  const char *devname = tgs_pa_device(b);
+  if (!devname) return tg_err(TG_ERR_UNSUPPORTED, "realize: BUFFER without a device");
+  tg_device *dev;
+  tg_status st = tg_device_get(devname, &dev);
+  if (st) return st;
+  size_t n = buffer_nbytes(b);
+  if ((st = tg_buffer_alloc(dev, n ? n : 1, out))) return st;
+  if ((st = table_put(b, *out))) tg_buffer_release(*out);
+  return st;
+}
+
+/* ---------------- kernels ---------------- */
+
+typedef struct prog_entry {
+  char *source;
+  tg_device *dev;
+  tg_program *handle;  /* the compiled program (tg.h) */
+  cg_program *info;          /* codegen's description: buffer slots, variables, global size */
+} prog_entry;
+
+static prog_entry *progs;
+static size_t progs_n, progs_cap;
+
+static tg_status get_program(tg_device *dev, tg_uop *ast, prog_entry **out) {
+  tg_device_caps caps = {.struct_size = sizeof caps};
+  tg_status st = tg_device_get_caps(dev, &caps);
+  if (st) return st;
+  cg_program *cg = NULL;
+  if ((st = tg_codegen_kernel(ast, &caps, NULL, &cg))) return st;
+  for (size_t i = 0; i < progs_n; i++)
+    if (progs[i].dev == dev && !strcmp(progs[i].source, cg->source)) {
+      cg_program_free(cg);
+      *out = &progs[i];
+      return TG_OK;
+    }
+  if (progs_n == progs_cap) {
+    size_t ncap = progs_cap ? progs_cap * 2 : 32;
+    prog_entry *np = realloc(progs, ncap * sizeof *np);
+    if (!np) return cg_program_free(cg), tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
+    progs = np, progs_cap = ncap;
+  }
+  prog_entry *e = &progs[progs_n];
+  *e = (prog_entry){strdup(cg->source), dev, NULL, cg};
+  if (!e->source) return cg_program_free(cg), tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
+  if (tg_getenv_int("DEBUG", 0) >= 4) fprintf(stderr, "%s\n", cg->source);
+  if ((st = tg_program_compile(dev, cg->source, cg->name, &e->handle))) {
+    free(e->source);
+    cg_program_free(cg);
+    return st;
+  }
+  __atomic_add_fetch(&n_compiles, 1, __ATOMIC_RELAXED);
+  progs_n++;
+  *out = e;
+  return TG_OK;
+}
+
+static tg_status run_kernel(tg_uop *call) {
+  tg_uop *ast = call->src[0];
+  size_t nargs = call->nsrc - 1;
+  tg_buffer **bufs = calloc(nargs ? nargs : 1, sizeof *bufs);
+  if (!bufs) return tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
+  tg_status st = TG_OK;
+  for (size_t i = 0; i < nargs && !st; i++) st = device_buffer(call->src[1 + i], &bufs[i]);
+  tg_device *dev = NULL;
+  if (!st && nargs) st = tg_buffer_device(bufs[0], &dev);
+  if (!st && !nargs) st = tg_err(TG_ERR_UNSUPPORTED, "realize: a kernel with no buffers");
+  prog_entry *pe = NULL;
+  if (!st) st = get_program(dev, ast, &pe);
+  if (!st) {
+    cg_program *cg = pe->info;
+    tg_buffer **ordered = calloc(cg->n_globals ? cg->n_globals : 1, sizeof *ordered);
+    if (!ordered) st = tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
+    for (size_t i = 0; !st && i < cg->n_globals; i++) {
+      int64_t slot = cg->globals[i];
+      if (slot < 0 || (size_t)slot >= nargs) st = tg_err(TG_ERR_INTERNAL, "realize: kernel %s reads slot %lld of %zu arguments", cg->name, (long long)slot, nargs);
+      else ordered[i] = bufs[slot];
+    }
+    for (size_t i = 0; !st && i < cg->n_vars; i++)
+      if (!cg->vars[i].is_core_id) st = tg_err(TG_ERR_UNSUPPORTED, "realize: kernel %s needs variable %s (symbolic shapes are not supported yet)", cg->name, cg->vars[i].name);
+    uint32_t global[3];
+    for (int d = 0; d < 3; d++) global[d] = (uint32_t)(cg->global_size[d] > 0 ? cg->global_size[d] : 1);
+    if (!st) st = tg_program_launch(pe->handle, ordered, cg->n_globals, NULL, 0, global, NULL);
+    if (!st) __atomic_add_fetch(&n_kernels, 1, __ATOMIC_RELAXED);
+    free(ordered);
+  }
+  free(bufs);
+  return st;
+}
+
+static tg_status run_copy(tg_uop *call) {
+  if (call->nsrc != 3) return tg_err(TG_ERR_INTERNAL, "realize: COPY call with %u arguments", call->nsrc - 1);
+  tg_uop *dst = call->src[1], *src = call->src[2];
+  tg_buffer *d = NULL;
+  tg_status st = device_buffer(dst, &d);
+  if (st) return st;
+  size_t n = buffer_nbytes(dst);
+  if (src->op == TG_OP_BUFFER && is_host_device(tgs_pa_device(src))) {
+    size_t have = 0;
+    const void *data = tg_tensor_host_data(src, &have);
+    if (!data || have < n) return tg_err(TG_ERR_INTERNAL, "realize: host buffer holds %zu bytes, the copy needs %zu", have, n);
+    st = n ? tg_buffer_copyin(d, 0, data, n) : TG_OK;
+  } else {
+    tg_buffer *s = NULL;
+    if ((st = device_buffer(src, &s))) return st;
+    void *tmp = malloc(n ? n : 1);
+    if (!tmp) return tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory for a %zu-byte copy", n);
+    st = n ? tg_buffer_copyout(s, 0, tmp, n) : TG_OK;
+    if (!st && n) st = tg_buffer_copyin(d, 0, tmp, n);
+    free(tmp);
+  }
+  if (!st) __atomic_add_fetch(&n_copies, 1, __ATOMIC_RELAXED);
+  return st;
+}
+
+static tg_status run_linear(tg_uop *linear) {
+  for (size_t i = 0; i < linear->nsrc; i++) {
+    tg_uop *call = linear->src[i];
+    if (call->op != TG_OP_CALL || !call->nsrc) return tg_err(TG_ERR_INTERNAL, "realize: LINEAR item %zu is %s, not a CALL", i, tg_op_name((tg_op)call->op));
+    tg_op body = (tg_op)call->src[0]->op;
+    tg_status st = body == TG_OP_SINK ? run_kernel(call)
+                   : body == TG_OP_COPY ? run_copy(call)
+                                        : tg_err(TG_ERR_UNSUPPORTED, "realize: cannot run a CALL of %s yet", tg_op_name(body));
+    if (st) return st;
+  }
+  return TG_OK;
+}
+
+/* ---------------- public ---------------- */
+
+/* Whether a tensor's UOp already is memory (a BUFFER, maybe behind movement ops) or needs no realize. */
+static int needs_realize(tg_uop *u) { return !tgs_has_buffer_identity(u, 0) && u->op != TG_OP_CONST; }
+
+TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n) {
+  if (n && !tensors) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_realize: tensors is NULL with n=%zu", n);
+  tg_uop **uops = calloc(n ? n : 1, sizeof *uops);
+  if (!uops) return tg_err(TG_ERR_OUT_OF_MEMORY, "tg_tensor_realize: out of memory");
+  size_t k = 0;
+  tg_status st = TG_OK;
+  for (size_t i = 0; i < n && !st; i++) {
+    tg_tv v;
+    char what[48];
+    snprintf(what, sizeof what, "tg_tensor_realize: tensors[%zu]", i);
+    if ((st = tgt_tensor_get(tensors[i], what, &v))) break;
+    if (tg_dt_is_weak((tg_dtype)v.u->dtype) && v.dev) st = tg_err(TG_ERR_DTYPE, "cannot realize a weak dtype; cast to a concrete dtype first");
+    else if (needs_realize(v.u)) uops[k++] = v.u;
+  }
+  tg_uop *sink = NULL, *call = NULL, *linear = NULL;
+  tg_schedule_map map = {0};
+  if (!st && k) {
+    pthread_mutex_lock(&table_mu);
+    tgs_clear_status();
+    if (!(sink = tg_uop_new(TG_OP_SINK, TG_DT_VOID, uops, k, tg_arg_none()))) st = TG_ERR_OUT_OF_MEMORY;
+    if (!st && (st = tg_schedule_callify(sink, &call, &map)) == TG_OK) {
+      st = tgt_apply_map(map.from, map.to, map.n);
+      if (!st) st = tg_schedule_linear(call, &linear);
+      if (!st) st = run_linear(linear);
+    }
+    table_sweep();
+    pthread_mutex_unlock(&table_mu);
+  }
+  tg_schedule_map_free(&map);
+  tg_uop_release(linear);
+  tg_uop_release(call);
+  tg_uop_release(sink);
+  free(uops);
+  return st;
+}
+
+/* A device-less 0-d CONST reads as its value in the strong dtype (weakint -> int32, weakfloat -> float32). */
+static tg_status const_data(tg_uop *u, void *dst, size_t nbytes) {
+  tg_dtype dt = tg_dt_strong((tg_dtype)u->dtype);
+  size_t want = (size_t)tg_dt_itemsize(dt);
+  if (nbytes != want) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_data: %zu bytes asked, the tensor holds %zu", nbytes, want);
+  if (u->arg.kind == TG_ARG_INVALID) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_data: the tensor is Invalid");
+  tg_dt_scalar v;
+  if (tg_dt_is_float(dt)) v.f = u->arg.kind == TG_ARG_FLOAT ? u->arg.f : (double)u->arg.i;
+  else v.i = u->arg.kind == TG_ARG_FLOAT ? (int64_t)u->arg.f : u->arg.i;
+  uint64_t bits = tg_dt_to_bits(dt, tg_dt_truncate(dt, v));
+  memcpy(dst, &bits, want); /* little-endian: the low bytes are the value */
+  return TG_OK;
+}
+
+/* tinygrad's UOp.clone(device="CPU") of a device-less value: empty_like(x) on the CPU, then AFTER(e, STORE(e, x)). */
+static tg_status clone_to_cpu(tg_tv x, tg_tensor **out) {
+  tgs_shp s;
+  if (tgs_shape(x.u, &s) != 1) return tg_err(TG_ERR_UNSUPPORTED, "tg_tensor_data: a tensor without a concrete shape");
+  tg_dtype dt = tg_dt_strong((tg_dtype)x.u->dtype);
+  tg_tensor *e = NULL;
+  tg_status st = tg_tensor_empty(s.d, s.n, dt, "CPU", &e);
+  tg_tv ev;
+  if (!st) st = tgt_tensor_get(e, "clone", &ev);
+  if (st) return tg_tensor_release(e), st;
+  tgt_scope S = {0};
+  tg_tv xs = tgt_cast(&S, x, dt), pair[2] = {ev, xs};
+  tg_tv store = tgt_mk(&S, TG_OP_STORE, TG_DT_VOID, pair, 2, tg_arg_none(), NULL);
+  pair[1] = store;
+  tg_tv after = tgt_mk(&S, TG_OP_AFTER, TG_DT_AUTO, pair, 2, tg_arg_none(), NULL);
+  st = S.st;
+  if (!st) st = tgt_tensor_set_uop(e, after.u);
+  tgt_scope_end(&S);
+  if (st) return tg_tensor_release(e), st;
+  *out = e;
+  return TG_OK;
+}
+
+TG_API tg_status tg_tensor_data(tg_tensor *t, void *dst, size_t nbytes) {
+  tg_tv v;
+  tg_status st = tgt_tensor_get(t, "tg_tensor_data: tensor", &v);
+  if (st) return st;
+  if (!dst && nbytes) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_data: dst is NULL for %zu bytes", nbytes);
+  if (v.u->op == TG_OP_CONST && !v.dev) return const_data(v.u, dst, nbytes); /* Tensor(3): no device, no kernel */
+  tg_tensor *c = NULL;
+  /* tinygrad's _buffer(): a contiguous copy, realized; its UOp is then a BUFFER (maybe reshaped). A virtual tensor (no
+  ** device, e.g. Tensor.arange) is cloned onto the CPU first: a fresh buffer that stores the value (UOp.clone). */
+  if (v.dev) st = tg_tensor_contiguous(t, &c);
+  else st = clone_to_cpu(v, &c);
+  if (st) return st;
+  if (!(st = tg_tensor_realize(&c, 1))) st = tgt_tensor_get(c, "tg_tensor_data: tensor", &v);
+  if (!st) {
+    tg_uop *b = v.u;
+    while (b->op == TG_OP_RESHAPE) b = b->src[0];
+    tgs_shp s;
+    size_t want = tgs_shape(v.u, &s) == 1 ? (size_t)tgs_prod(s.d, s.n) * (size_t)tg_dt_itemsize((tg_dtype)v.u->dtype) : 0;
+    if (nbytes != want) st = tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_data: %zu bytes asked, the tensor holds %zu", nbytes, want);
+    else if (b->op == TG_OP_CONST || !want) {
+      st = tg_err(TG_ERR_UNSUPPORTED, "tg_tensor_data: the tensor has no buffer");
+    } else if (b->op != TG_OP_BUFFER) st = tg_err(TG_ERR_INTERNAL, "tg_tensor_data: realized tensor is %s, not a BUFFER", tg_op_name((tg_op)b->op));
+    else {
+      pthread_mutex_lock(&table_mu);
+      tg_buffer *buf = table_get(b);
+      st = buf ? tg_buffer_copyout(buf, 0, dst, nbytes) : tg_err(TG_ERR_INTERNAL, "tg_tensor_data: BUFFER has no device memory");
+      pthread_mutex_unlock(&table_mu);
+    }
+  }
+  tg_tensor_release(c);
+  return st;
+}

@@ -1,0 +1,106 @@
+"""The engine end to end: tgc.Tensor graphs realized through libtgc's scheduler, codegen and CPU backend, compared with
+tinygrad 0.14.0 (DEV=CPU) for values AND for the number of kernels each graph schedules (issue 3, item 2)."""
+import os
+os.environ.setdefault("DEV", "CPU")
+import numpy as np
+import pytest
+tinygrad = pytest.importorskip("tinygrad", reason="tinygrad==0.14.0 (the reference) is in the test extra")
+import tinygrad as tg
+import tgc
+
+def _run(lib, fn, inputs):
+  """Builds fn over the inputs with one library's Tensor, realizes, returns (numpy value, kernels scheduled)."""
+  ts = [lib.Tensor(x).realize() for x in inputs]
+  out = fn(lib.Tensor, *ts)
+  lib.GlobalCounters.reset()
+  out.realize()
+  return out.numpy(), lib.GlobalCounters.kernel_count
+
+RNG = np.random.default_rng(0)
+def f32(*s): return RNG.standard_normal(s).astype(np.float32)
+def i32(*s): return RNG.integers(-50, 50, s).astype(np.int32)
+
+# name: (fn(Tensor, *inputs), inputs). Each is one realize; kernel counts must match tinygrad's exactly.
+CASES = {
+  "add": (lambda T, a, b: a + b, [f32(4, 4), f32(4, 4)]),
+  "chain": (lambda T, a, b: ((a * b + 1).relu() - a / 2).exp2(), [f32(8, 8), f32(8, 8)]),
+  "broadcast_row": (lambda T, a, b: a + b, [f32(4, 5), f32(1, 5)]),
+  "broadcast_col": (lambda T, a, b: a * b, [f32(4, 5), f32(4, 1)]),
+  "scalar_weak": (lambda T, a: a * 3 + 0.5, [f32(3, 3)]),
+  "int_ops": (lambda T, a, b: (a * 3 - b) // 7 + (a % 5), [i32(6), i32(6)]),
+  "compare_where": (lambda T, a, b: (a < b).where(a, b), [f32(5, 5), f32(5, 5)]),
+  "maximum": (lambda T, a, b: a.maximum(b), [f32(10), f32(10)]),
+  "sum_all": (lambda T, a: a.sum(), [f32(16, 16)]),
+  "sum_axis0": (lambda T, a: a.sum(0), [f32(16, 8)]),
+  "sum_axis1_keepdim": (lambda T, a: a.sum(1, keepdim=True), [f32(16, 8)]),
+  "max_axis": (lambda T, a: a.max(1), [f32(7, 9)]),
+  "prod": (lambda T, a: (a * 0.5).prod(0), [f32(3, 4)]),
+  "mean": (lambda T, a: a.mean(), [f32(5, 6)]),
+  "prologue_reduce": (lambda T, a, b: (a * b).sum(1), [f32(8, 8), f32(8, 8)]),
+  "reduce_epilogue": (lambda T, a: a.sum(1) * 2 + 1, [f32(8, 8)]),
+  "two_reduces": (lambda T, a: a.sum(1) + a.max(1), [f32(8, 8)]),
+  "reduce_then_broadcast": (lambda T, a: a - a.max(1, keepdim=True), [f32(6, 6)]),
+  "softmax_like": (lambda T, a: (a - a.max(1, keepdim=True)).exp2() / (a - a.max(1, keepdim=True)).exp2().sum(1, keepdim=True), [f32(4, 10)]),
+  "matmul": (lambda T, a, b: a @ b, [f32(8, 16), f32(16, 4)]),
+  "matmul_relu": (lambda T, a, b: (a @ b).relu(), [f32(16, 16), f32(16, 16)]),
+  "matvec": (lambda T, a, b: a @ b, [f32(12, 7), f32(7)]),
+  "permute": (lambda T, a: a.permute(1, 0) * 2, [f32(3, 5)]),
+  "permute_contiguous": (lambda T, a: a.permute(1, 0).contiguous(), [f32(3, 5)]),
+  "reshape": (lambda T, a: a.reshape(5, 3) + 1, [f32(3, 5)]),
+  "expand": (lambda T, a: a.reshape(3, 1).expand(3, 4) * 2, [f32(3)]),
+  "pad": (lambda T, a: a.pad(((1, 2), (0, 1))) + 1, [f32(3, 3)]),
+  "shrink": (lambda T, a: a.shrink(((1, 3), (0, 2))) * 3, [f32(4, 4)]),
+  "flip": (lambda T, a: a.flip(0) - a, [f32(4, 3)]),
+  "movement_before_reduce": (lambda T, a: a.permute(1, 0).sum(1), [f32(5, 7)]),
+  "movement_after_reduce": (lambda T, a: a.sum(1).reshape(1, 5).expand(3, 5) + 1, [f32(5, 7)]),
+  "pad_then_sum": (lambda T, a: a.pad(((0, 0), (2, 2))).sum(1), [f32(4, 4)]),
+  "flip_reduce": (lambda T, a: a.flip(1).max(1), [f32(4, 6)]),
+  "cast_int_float": (lambda T, a: a.cast("float32") * 0.5, [i32(8)]),
+  "cast_float_int": (lambda T, a: (a * 10).cast("int32"), [f32(8)]),
+  "half": (lambda T, a: (a.cast("float16") * 2).cast("float32"), [f32(8)]),
+  "double": (lambda T, a: a.cast("float64").sqrt(), [np.abs(f32(8))]),
+  "uint8_wrap": (lambda T, a: a.cast("uint8") + 250, [np.arange(10, dtype=np.int32)]),
+  "bool_ops": (lambda T, a, b: ((a > 0) & (b > 0)) | (a < -1), [f32(9), f32(9)]),
+  "size1_dims": (lambda T, a: a.sum(0) + a.reshape(1, 1, 5).sum(1), [f32(1, 5)]),
+  "arange_add": (lambda T, a: T.arange(6).reshape(2, 3) + a, [i32(2, 3)]),
+  "ones_sum": (lambda T, a: T.ones(4, 4).sum(0) * a, [f32(4)]),
+  "nan_inf": (lambda T, a: a.log2() + a.sqrt(), [np.array([0.0, -1.0, np.inf, np.nan, 4.0, 1e-30], np.float32)]),
+  "contiguous_chain": (lambda T, a: (a + 1).contiguous() * 2, [f32(6)]),
+}
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_values_and_kernel_count(name):
+  fn, inputs = CASES[name]
+  want, want_k = _run(tg, fn, inputs)
+  got, got_k = _run(tgc, fn, inputs)
+  assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, got.shape, want.dtype, want.shape)
+  if np.issubdtype(want.dtype, np.floating): np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, equal_nan=True)
+  else: np.testing.assert_array_equal(got, want)
+  assert got_k == want_k, f"{name}: tgc scheduled {got_k} kernels, tinygrad {want_k}"
+
+def test_large_tensor_beyond_2_24_elements():
+  n = (1 << 24) + 7
+  a, b = np.arange(n, dtype=np.float32) % 1000, np.ones(n, dtype=np.float32)
+  got = (tgc.Tensor(a) * 2 + tgc.Tensor(b)).numpy()
+  np.testing.assert_array_equal(got, a * 2 + b)
+
+def test_second_run_compiles_nothing():
+  def graph(): return ((tgc.Tensor([1.0, 2.0, 3.0]) * 7).exp2() + 1).sum()
+  graph().realize()
+  before = tgc.GlobalCounters.compile_count
+  graph().realize()
+  assert tgc.GlobalCounters.compile_count == before
+
+def test_tolist_item_data():
+  t = tgc.Tensor([[1, 2], [3, 4]])
+  assert (t * 2).tolist() == [[2, 4], [6, 8]]
+  assert t.sum().item() == 10
+  assert list((t + 1).data().cast("B").cast("i")) == [2, 3, 4, 5]
+  assert tgc.Tensor(3).numpy() == 3 and tgc.Tensor.zeros(0, 3).numpy().shape == (0, 3)
+
+def test_realized_tensor_reads_the_buffer():
+  a = tgc.Tensor([1.0, 2.0]) + 1
+  a.realize()
+  tgc.GlobalCounters.reset()
+  np.testing.assert_array_equal((a * 2).numpy(), [4.0, 6.0])
+  assert tgc.GlobalCounters.kernel_count == 1  # a is not recomputed
