@@ -104,3 +104,21 @@ def test_realized_tensor_reads_the_buffer():
   tgc.GlobalCounters.reset()
   np.testing.assert_array_equal((a * 2).numpy(), [4.0, 6.0])
   assert tgc.GlobalCounters.kernel_count == 1  # a is not recomputed
+
+_PROG = "import numpy as np; from tgc import Tensor; a = Tensor(np.arange(64*64, dtype=np.float32).reshape(64, 64) / 1000); " \
+        "print(repr((a @ a).sum(1).numpy().tolist()))"
+
+def _run_env(**env):
+  import subprocess, sys
+  r = subprocess.run([sys.executable, "-c", _PROG], capture_output=True, text=True, env={**os.environ, "TGC_CPU_NOCACHE": "1", **env}, timeout=300)
+  assert r.returncode == 0, r.stderr
+  return r.stdout, r.stderr
+
+def test_debug4_prints_kernel_source_and_noopt_changes_it():
+  out_opt, src_opt = _run_env(DEBUG="4", NOOPT="0")
+  out_noopt, src_noopt = _run_env(DEBUG="4", NOOPT="1")
+  for src in (src_opt, src_noopt): assert "void r_" in src and "const uint32_t gid[3]" in src
+  assert src_opt != src_noopt  # the heuristic opts (upcast/unroll/threads) change the kernel, NOOPT=1 turns them off
+  np.testing.assert_allclose(eval(out_opt), eval(out_noopt), rtol=1e-5)
+  a = np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 1000
+  np.testing.assert_allclose(eval(out_noopt), (a @ a).sum(1), rtol=1e-4)
