@@ -33,7 +33,7 @@ def test_cpu_plugin_is_valid(core_libs):
   ("LOCAL", {"validate.local[x]", "validate.local_prod", "rule c_has_no_workgroups"}, "the largest that launches is 256"),
   ("THREADS", {"validate.threads"}, "ran on one thread"),
   ("SHARED", {"validate.shared", "rule c_has_no_workgroups"}, "no memory is shared"),
-  ("ALIGN", {"validate.alignment"}, "declared alignment 4096, but 16 of 16 buffers are not 4096-aligned (the least aligned is only 64-aligned)"),
+  ("ALIGN", {"validate.alignment"}, "buffers are not 4096-aligned (the least aligned is only 64-aligned)"),  # a buffer may land 4096-aligned by chance
   ("RULES", {"rule vector_width_pow2", "rule local_prod_max_range", "rule local_without_has_local", "rule mem_max_alloc_within_total",
              "rule dtype_bits", "rule alu_bits",
              "validate.vector_width"}, "not a power of two"),
