@@ -646,8 +646,10 @@ TG_API tg_status tg_buffer_release(tg_buffer *h) {
 
 tg_status tg_buffer_view_internal(tg_buffer *h, size_t offset, size_t nbytes, tg_buffer **out) {
   buffer *base;
-  tg_status st = buffer_range(h, offset, "", nbytes, "tg_buffer_view", &base);
+  tg_status st = tg_handle_get(h, TG_H_BUFFER, "tg_buffer_view: base", (void **)&base);
   if (st) return st;
+  if (offset > base->size || nbytes > base->size - offset)
+    return tg_err(TG_ERR_OUT_OF_RANGE, "tg_buffer_view: range [%zu, %zu + %zu) is outside the buffer of %zu bytes", offset, offset, nbytes, base->size);
   if (!base->d->b->api.buffer_view)
     return tg_err(TG_ERR_UNSUPPORTED, "%s: the backend has no buffer views (needed for a planned arena)", base->d->name);
   buffer *v = calloc(1, sizeof *v);
