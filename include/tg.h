@@ -247,6 +247,9 @@ TG_API tg_status tg_program_release(tg_program *program);
 /* Number of live handles of every kind (buffers, programs, tensors): for leak checks in tests and tools. */
 TG_API tg_status tg_debug_live_handles(size_t *out_count);
 
+/* Number of live UOps (graph nodes) in the process: for leak checks in tests and tools. */
+TG_API tg_status tg_debug_live_uops(size_t *out_count);
+
 /* ---------------- Tensor ---------------- */
 
 /* A tg_tensor is tinygrad's Tensor: a lazy value in the engine's UOp graph, built exactly as tinygrad 0.14.0 builds it

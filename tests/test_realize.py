@@ -122,3 +122,20 @@ def test_debug4_prints_kernel_source_and_noopt_changes_it():
   np.testing.assert_allclose(eval(out_opt), eval(out_noopt), rtol=1e-5)
   a = np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 1000
   np.testing.assert_allclose(eval(out_noopt), (a @ a).sum(1), rtol=1e-4)
+
+def _live():
+  from tgc._ffi import ffi, lib
+  h, u = ffi.new("size_t *"), ffi.new("size_t *")
+  lib().tg_debug_live_handles(h), lib().tg_debug_live_uops(u)
+  return h[0], u[0]
+
+def test_10000_eager_ops_leave_no_uops_or_buffers():
+  import gc
+  x = np.arange(16, dtype=np.float32)
+  def step(): (tgc.Tensor(x) * 2 + 1).realize()
+  for _ in range(3): step()  # warm up: the kernel is compiled and cached once
+  gc.collect()
+  base = _live()
+  for _ in range(10_000): step()
+  gc.collect()
+  assert _live() == base

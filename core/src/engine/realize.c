@@ -19,7 +19,7 @@
 #include "tgc_internal.h"
 #include "uop/ops.h"
 
-#undef tg_err /* schedule.h routes tg_err through its own status memory; this file reports directly */
+
 
 /* ---------------- counters (tinygrad's GlobalCounters) ---------------- */
 
@@ -126,6 +126,7 @@ static tg_status device_buffer(tg_uop *b, tg_buffer **out) {
 /* ---------------- kernels ---------------- */
 
 typedef struct prog_entry {
+  tg_uop *ast;               /* the kernel AST it was generated from (retained): interned, so equal graphs hit */
   char *source;
   tg_device *dev;
   tg_program *handle;  /* the compiled program (tg.h) */
@@ -136,6 +137,8 @@ static prog_entry *progs;
 static size_t progs_n, progs_cap;
 
 static tg_status get_program(tg_device *dev, tg_uop *ast, prog_entry **out) {
+  for (size_t i = 0; i < progs_n; i++) /* same AST on the same device: no codegen at all */
+    if (progs[i].ast == ast && progs[i].dev == dev) return *out = &progs[i], TG_OK;
   tg_device_caps caps = {.struct_size = sizeof caps};
   tg_status st = tg_device_get_caps(dev, &caps);
   if (st) return st;
@@ -154,10 +157,11 @@ static tg_status get_program(tg_device *dev, tg_uop *ast, prog_entry **out) {
     progs = np, progs_cap = ncap;
   }
   prog_entry *e = &progs[progs_n];
-  *e = (prog_entry){strdup(cg->source), dev, NULL, cg};
-  if (!e->source) return cg_program_free(cg), tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
+  *e = (prog_entry){tg_uop_retain(ast), strdup(cg->source), dev, NULL, cg};
+  if (!e->source) return tg_uop_release(e->ast), cg_program_free(cg), tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
   if (tg_getenv_int("DEBUG", 0) >= 4) fprintf(stderr, "%s\n", cg->source);
   if ((st = tg_program_compile(dev, cg->source, cg->name, &e->handle))) {
+    tg_uop_release(e->ast);
     free(e->source);
     cg_program_free(cg);
     return st;
@@ -236,6 +240,19 @@ static tg_status run_linear(tg_uop *linear) {
                                         : tg_err(TG_ERR_UNSUPPORTED, "realize: cannot run a CALL of %s yet", tg_op_name(body));
     if (st) return st;
   }
+  return TG_OK;
+}
+
+/* Called when a tensor dies: device memory whose BUFFER nobody holds any more is freed at once. */
+void tg_realize_sweep(void) {
+  pthread_mutex_lock(&table_mu);
+  if (table_n) table_sweep();
+  pthread_mutex_unlock(&table_mu);
+}
+
+TG_API tg_status tg_debug_live_uops(size_t *out_count) {
+  if (!out_count) return tg_err(TG_ERR_NULL_POINTER, "tg_debug_live_uops: out_count is NULL");
+  *out_count = tg_uop_live_count();
   return TG_OK;
 }
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "dtype.h"
-#include "schedule/schedule.h"
+#include "schedule/internal.h"
 #include "uop/symbolic.h"
 
 /* ================ context (tinygrad's AllocCtx) ================ */

@@ -13,7 +13,7 @@
 
 #include "dtype.h"
 #include "helpers.h"
-#include "schedule/schedule.h"
+#include "schedule/internal.h"
 #include "tgc_internal.h"
 #include "uop/symbolic.h"
 

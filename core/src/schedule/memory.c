@@ -9,7 +9,7 @@
 
 #include "dtype.h"
 #include "helpers.h"
-#include "schedule/schedule.h"
+#include "schedule/internal.h"
 
 /* ================ TLSF (Two-Level Segregated Fit) ================ */
 

@@ -13,7 +13,7 @@
 
 #include "dtype.h"
 #include "helpers.h"
-#include "schedule/schedule.h"
+#include "schedule/internal.h"
 #include "tgc_internal.h"
 #include "uop/symbolic.h"
 
@@ -538,36 +538,71 @@ static tg_uop *remove_bufferize(tg_rw *rw, tg_uop *src, tg_uop *buf, tg_uop *idx
 
 /* ================ pm_limit_bufs ================ */
 
-typedef struct limctx { int64_t range_idx; } limctx;
+/* LimitBufsContext: the buffers each UOp reads, memoized over the rewrite (tinygrad's buf_cache and topovisit) */
+typedef struct bset { size_t n; tg_uop *v[]; } bset; /* sorted by address */
+typedef struct limctx { int64_t range_idx; tg_ptrset cache; bset **owned; size_t nowned, capowned; } limctx;
 
-static int count_bufs(tg_uop *root, size_t limit, size_t *count) {
-  tg_ptrset seen, bufs;
-  if (!tg_ptrset_init(&seen, 64)) return -1;
-  if (!tg_ptrset_init(&bufs, 64)) return tg_ptrset_free(&seen), -1;
-  size_t sn = 0, scap = 64;
-  tg_uop **st = malloc(scap * sizeof *st);
-  int err = !st;
-  if (!err) st[sn++] = root;
-  *count = 0;
-  while (sn && !err && *count <= limit) {
-    tg_uop *u = st[--sn];
-    if (tg_ptrset_get(&seen, u)) continue;
-    if (!tg_ptrset_put(&seen, u, 1)) { err = 1; break; }
-    if (u->op == TG_OP_STAGE || u->op == TG_OP_AFTER || u->op == TG_OP_PARAM || u->op == TG_OP_MSELECT || u->op == TG_OP_MSTACK) {
-      if (!tg_ptrset_get(&bufs, u)) err = !tg_ptrset_put(&bufs, u, 1), (*count)++;
-      continue;
-    }
-    if (sn + u->nsrc > scap) {
-      while (sn + u->nsrc > scap) scap *= 2;
-      tg_uop **ns = realloc(st, scap * sizeof *st);
-      if (!ns) { err = 1; break; }
-      st = ns;
-    }
-    for (size_t k = 0; k < u->nsrc; k++) st[sn++] = u->src[k];
+static bset *bset_own(limctx *c, bset *s) {
+  if (!s) return NULL;
+  if (c->nowned == c->capowned) {
+    size_t nc = c->capowned ? c->capowned * 2 : 64;
+    bset **no = realloc(c->owned, nc * sizeof *no);
+    if (!no) return free(s), NULL;
+    c->owned = no, c->capowned = nc;
   }
-  free(st);
-  tg_ptrset_free(&seen), tg_ptrset_free(&bufs);
-  return err ? -1 : 0;
+  return c->owned[c->nowned++] = s;
+}
+
+static bset *bset_union(limctx *c, bset *const *sets, size_t n) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) total += sets[i]->n;
+  bset *r = malloc(sizeof *r + (total + 1) * sizeof(tg_uop *));
+  if (!r) return NULL;
+  r->n = 0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < sets[i]->n; k++) {
+      tg_uop *u = sets[i]->v[k];
+      size_t lo = 0, hi = r->n;
+      while (lo < hi) { size_t m = (lo + hi) / 2; if ((uintptr_t)r->v[m] < (uintptr_t)u) lo = m + 1; else hi = m; }
+      if (lo < r->n && r->v[lo] == u) continue;
+      memmove(r->v + lo + 1, r->v + lo, (r->n - lo) * sizeof *r->v);
+      r->v[lo] = u, r->n++;
+    }
+  return bset_own(c, r);
+}
+
+static int is_buf_like(tg_uop *u) {
+  return u->op == TG_OP_STAGE || u->op == TG_OP_AFTER || u->op == TG_OP_PARAM || u->op == TG_OP_MSELECT || u->op == TG_OP_MSTACK;
+}
+static int not_cached_bufs(tg_uop *u, void *ctx) { return !tg_ptrset_get(&((limctx *)ctx)->cache, u); }
+
+/* root.topovisit(visitor, ctx.buf_cache): the buffers root reads */
+static bset *bufs_of(limctx *c, tg_uop *root) {
+  size_t n;
+  tg_uop **t = tgs_toposort(root, not_cached_bufs, c, 1, &n);
+  if (!t) return NULL;
+  int err = 0;
+  for (size_t i = 0; i < n && !err; i++) {
+    tg_uop *u = t[i];
+    bset *s = NULL;
+    if (is_buf_like(u)) {
+      if ((s = malloc(sizeof *s + sizeof(tg_uop *)))) s->n = 1, s->v[0] = u;
+      s = bset_own(c, s);
+    } else if (u->nsrc == 1) {
+      s = (bset *)(uintptr_t)*tg_ptrset_get(&c->cache, u->src[0]);
+    } else {
+      bset *small[8], **sets = u->nsrc <= 8 ? small : malloc(u->nsrc * sizeof *sets);
+      if (sets) {
+        for (size_t k = 0; k < u->nsrc; k++) sets[k] = (bset *)(uintptr_t)*tg_ptrset_get(&c->cache, u->src[k]);
+        s = bset_union(c, sets, u->nsrc);
+        if (sets != small) free(sets);
+      }
+    }
+    err = !s || !tg_ptrset_put(&c->cache, u, (uint64_t)(uintptr_t)s);
+  }
+  free(t);
+  if (err) return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory in limit_bufs"), NULL;
+  return (bset *)(uintptr_t)*tg_ptrset_get(&c->cache, root);
 }
 
 /* _limit_bufs: a kernel reading more buffers than the device takes gets its elementwise inputs buffered */
@@ -582,10 +617,10 @@ static tg_uop *limit_bufs(tg_rw *rw, tg_uop *root) {
     else if (dl == 3 && !strncmp(dev, "CPU", 3)) max_bufs = 31;
   }
   if (!max_bufs) return NULL;
-  size_t count;
-  if (count_bufs(root, (size_t)max_bufs, &count)) return fail_oom(rw);
-  if ((long)count <= max_bufs - 1) return NULL;
   limctx *c = rw->ctx;
+  bset *bufs = bufs_of(c, root);
+  if (!bufs) return tg_rw_fail(rw);
+  if ((long)bufs->n <= max_bufs - 1) return NULL;
   tgs_pool P = {0};
   tg_uop *srcs[3];
   for (size_t i = 0; i < root->nsrc; i++) {
@@ -1014,8 +1049,12 @@ tg_uop *tg_schedule_kernel_graph(tg_uop *sink) {
   t = tgs_rewrite(&P, t, pm_cleanups, NULL, 0);
   int64_t next_range;
   if (t && !max_range_id(t, &next_range)) {
-    limctx lc = {next_range + 1};
-    t = tgs_rewrite(&P, t, tg_pm_rfy_limit_bufs(), &lc, 0);
+    limctx lc = {.range_idx = next_range + 1};
+    if (!tg_ptrset_init(&lc.cache, 1024)) t = NULL, tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory in limit_bufs");
+    else t = tgs_rewrite(&P, t, tg_pm_rfy_limit_bufs(), &lc, 0);
+    for (size_t i = 0; i < lc.nowned; i++) free(lc.owned[i]);
+    free(lc.owned);
+    tg_ptrset_free(&lc.cache);
   } else t = NULL;
   /* bufferize -> store */
   int64_t slot;

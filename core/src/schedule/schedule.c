@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "dtype.h"
-#include "schedule/schedule.h"
+#include "schedule/internal.h"
 #include "tgc_internal.h"
 
 static int64_t next_slot = (int64_t)1 << 40;

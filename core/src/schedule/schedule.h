@@ -70,13 +70,13 @@ int64_t tg_schedule_next_slot(void);
 
 /* ================ shared by the schedule files ================ */
 
-/* tg_err, remembering the code: tg_schedule_linear returns the code of the first failure (TG_ERR_INTERNAL when the
-** failure came from outside schedule/, e.g. a shape error in uop/, whose code is not kept). */
+/* tg_err that remembers the code (schedule/internal.h routes the schedule files' tg_err through it):
+** tg_schedule_linear returns the code of the first failure (TG_ERR_INTERNAL when the failure came from outside
+** schedule/, e.g. a shape error in uop/, whose code is not kept). */
 #include "tgc_internal.h"
 tg_status tgs_err(tg_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 tg_status tgs_last_status(void);
 void tgs_clear_status(void);
-#define tg_err tgs_err
 
 /* A pool of references: tgs_hold takes ownership of a new reference and returns it borrowed until tgs_pool_free.
 ** tgs_hold(P, NULL) returns NULL (the error is already set). */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "dtype.h"
-#include "schedule/schedule.h"
+#include "schedule/internal.h"
 #include "tgc_internal.h"
 #include "uop/symbolic.h"
 

@@ -289,6 +289,7 @@ TG_API tg_status tg_tensor_release(tg_tensor *t) {
     tg_uop_release(((tensor_obj *)dead)->uop);
     free(dead);
     tgt_host_sweep();
+    tg_realize_sweep();
   }
   return st;
 }

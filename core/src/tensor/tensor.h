@@ -98,6 +98,8 @@ size_t tgt_host_count(void);
 tg_status tgt_tensor_get(const tg_tensor *t, const char *what, tg_tv *out);
 /* tinygrad's _apply_map_to_tensors: every live tensor whose graph contains a from[i] gets its UOp substituted. */
 tg_status tgt_apply_map(tg_uop *const *from, tg_uop *const *to, size_t n);
+/* engine/realize.c: frees the device memory of BUFFERs nobody holds any more (run when a tensor dies). */
+void tg_realize_sweep(void);
 /* Points t at u (retained). */
 tg_status tgt_tensor_set_uop(tg_tensor *t, tg_uop *u);
 

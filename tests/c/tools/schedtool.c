@@ -12,6 +12,7 @@
 **                        MAP <i>\n<pretty_print of the buffer view>   per becomes-map entry, i = the key's toposort index
 **                      with the BUFFERs callify made renumbered -1000, -1001, ... in toposort order of SINK(call, *views).
 **   schedtool realize  input: as callify; runs callify then linear and prints what `linear` prints.
+**   schedtool count    input: as callify; runs callify then linear and prints only the number of calls (timing deep graphs).
 **   schedtool graph    input: the function body SINK; prints get_kernel_graph's result (pretty_print).
 ** Then checks that every UOp the schedule made is freed once it is released (tg_uop_live_count back to its baseline).
 ** Exit status 0 on success; 1 with "error: <tg_last_error>" on stderr. */
@@ -94,7 +95,9 @@ static int print_linear(tg_uop *in, tg_uop *lin) {
     tg_uop *call = lin->src[i], *body = call->src[0];
     char *s = tg_uop_str(body);
     if (!s) return fail();
-    printf("CALL %zu %s\n%s\nARGS ", i, body->op == TG_OP_SINK ? "KERNEL" : tg_op_name((tg_op)body->op), s);
+    printf("CALL %zu %s\n", i, body->op == TG_OP_SINK ? "KERNEL" : tg_op_name((tg_op)body->op));
+    fputs(s, stdout);
+    printf("\nARGS ");
     free(s);
     for (size_t k = 1; k < call->nsrc; k++) {
       if (k > 1) printf(", ");
@@ -131,7 +134,7 @@ static tg_uop *normalize_new_buffers(tg_uop *in, tg_uop *out, tgs_pool *P) {
   return ret;
 }
 
-static int do_callify(tg_uop *root, int then_linear) {
+static int do_callify(tg_uop *root, int then_linear, int quiet) {
   tg_uop *call = NULL;
   tg_schedule_map m;
   if (tg_schedule_callify(root, &call, &m) != TG_OK) return fail();
@@ -139,6 +142,7 @@ static int do_callify(tg_uop *root, int then_linear) {
   if (then_linear) {
     tg_uop *lin = NULL;
     if (tg_schedule_linear(call, &lin) != TG_OK) rc = fail();
+    else if (quiet) printf("%u\n", lin->nsrc);
     else {
       tgs_session_begin();
       rc = print_linear(call, lin);
@@ -178,12 +182,12 @@ static int do_callify(tg_uop *root, int then_linear) {
 }
 
 int main(int argc, char **argv) {
-  static const char *const modes[] = {"linear", "graph", "callify", "realize"};
+  static const char *const modes[] = {"linear", "graph", "callify", "realize", "count"};
   int mode = -1;
-  for (int i = 0; argc == 2 && i < 4; i++)
+  for (int i = 0; argc == 2 && i < 5; i++)
     if (!strcmp(argv[1], modes[i])) mode = i;
   if (mode < 0) {
-    fprintf(stderr, "usage: schedtool linear|graph|callify|realize < graph.json\n");
+    fprintf(stderr, "usage: schedtool linear|graph|callify|realize|count < graph.json\n");
     return 2;
   }
   size_t n;
@@ -195,7 +199,7 @@ int main(int argc, char **argv) {
   size_t baseline = tg_uop_live_count();
   int rc = 0;
   if (mode >= 2) {
-    rc = do_callify(root, mode == 3);
+    rc = do_callify(root, mode >= 3, mode == 4);
   } else if (mode == 0) {
     tg_uop *lin = NULL;
     if (tg_schedule_linear(root, &lin) != TG_OK) rc = fail();
