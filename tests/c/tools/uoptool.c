@@ -11,21 +11,8 @@
 #include "dtype.h"
 #include "uop/ops.h"
 #include "uop/serialize.h"
+#include "tool_io.h"
 
-static char *read_all(FILE *f, size_t *n) {
-  size_t cap = 1 << 16;
-  char *buf = malloc(cap);
-  *n = 0;
-  for (size_t r; buf && (r = fread(buf + *n, 1, cap - *n, f)) > 0;) {
-    *n += r;
-    if (*n == cap) {
-      char *nb = realloc(buf, cap *= 2);
-      if (!nb) free(buf);
-      buf = nb;
-    }
-  }
-  return buf;
-}
 
 static int fail(void) {
   fprintf(stderr, "error: %s\n", tg_last_error());
