@@ -58,6 +58,7 @@
 #define TG_BACKEND_H
 
 #ifndef TG_NO_SYSTEM_HEADERS /* defined by the binding generator, which supplies the types itself */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -238,6 +239,35 @@ static inline tg_status tg_backend_negotiate(const tg_backend_host *host, const 
   *out_minor = host->abi_minor < m->abi_max_minor ? host->abi_minor : m->abi_max_minor;
   return TG_OK;
 }
+
+/* ---------------- Reporting helpers ---------------- */
+
+#ifndef TG_NO_SYSTEM_HEADERS /* inline helpers, not part of the ABI (the binding generator skips them) */
+/* Formats a message and hands it to the host: to set_error when is_error (code is a tg_status), else to log (code is a
+** tg_log_level). host may be NULL (nothing is sent). Returns code. Every backend needs exactly this funnel. */
+static inline tg_status tg_backend_vreport(const tg_backend_host *host, int is_error, int code, const char *fmt, va_list ap) {
+  char msg[8192];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  if (host && is_error && host->set_error) host->set_error(host->ctx, (tg_status)code, msg);
+  if (host && !is_error && host->log) host->log(host->ctx, (tg_log_level)code, msg);
+  return (tg_status)code;
+}
+/* `return tg_backend_fail(host, TG_ERR_OUT_OF_RANGE, "acme: copyin: offset %zu past %zu", off, size);` */
+__attribute__((format(printf, 3, 4))) static inline tg_status tg_backend_fail(const tg_backend_host *host, tg_status code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  tg_backend_vreport(host, 1, (int)code, fmt, ap);
+  va_end(ap);
+  return code;
+}
+/* Diagnostics through host->log. */
+__attribute__((format(printf, 3, 4))) static inline void tg_backend_logf(const tg_backend_host *host, tg_log_level level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  tg_backend_vreport(host, 0, (int)level, fmt, ap);
+  va_end(ap);
+}
+#endif
 
 /* ---------------- Device description ---------------- */
 

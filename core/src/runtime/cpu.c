@@ -83,29 +83,9 @@ uint64_t tg_cpu_compile_count(void) { return __atomic_load_n(&g_compiles, __ATOM
 
 /* ---------------- Errors and logging (the one funnel to the host) ---------------- */
 
-/* Reports through host->set_error (error != 0) or host->log; returns `code`. */
-static tg_status vsend(int error, int code, const char *fmt, va_list ap) {
-  char msg[CPU_LOG_MAX + 1024];
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  if (g_host && error && g_host->set_error) g_host->set_error(g_host->ctx, (tg_status)code, msg);
-  if (g_host && !error && g_host->log) g_host->log(g_host->ctx, (tg_log_level)code, msg);
-  return (tg_status)code;
-}
-
-__attribute__((format(printf, 2, 3))) static tg_status fail(tg_status code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsend(1, code, fmt, ap);
-  va_end(ap);
-  return code;
-}
-
-__attribute__((format(printf, 2, 3))) static void say(tg_log_level level, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsend(0, level, fmt, ap);
-  va_end(ap);
-}
+/* The one funnel to the host (tg_backend.h's helpers). */
+#define fail(...) tg_backend_fail(g_host, __VA_ARGS__)
+#define say(...) tg_backend_logf(g_host, __VA_ARGS__)
 
 #define CHECK_DEV(fn, dev) \
   do { if ((dev) != &g_dev) return fail(TG_ERR_INVALID_HANDLE, "cpu: " fn ": bad device handle %p", (void *)(dev)); } while (0)

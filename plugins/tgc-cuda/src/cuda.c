@@ -121,28 +121,9 @@ static cu_obj g_objs = {0, &g_objs, &g_objs};
 
 /* ---------------- Errors (the one funnel to the host) ---------------- */
 
-static tg_status vsend(int error, int code, const char *fmt, va_list ap) {
-  char msg[8192];
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  if (g_host && error && g_host->set_error) g_host->set_error(g_host->ctx, (tg_status)code, msg);
-  if (g_host && !error && g_host->log) g_host->log(g_host->ctx, (tg_log_level)code, msg);
-  return (tg_status)code;
-}
-
-__attribute__((format(printf, 2, 3))) static tg_status fail(tg_status code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsend(1, code, fmt, ap);
-  va_end(ap);
-  return code;
-}
-
-__attribute__((format(printf, 2, 3))) static void say(tg_log_level level, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsend(0, level, fmt, ap);
-  va_end(ap);
-}
+/* The one funnel to the host (tg_backend.h's helpers). */
+#define fail(...) tg_backend_fail(g_host, __VA_ARGS__)
+#define say(...) tg_backend_logf(g_host, __VA_ARGS__)
 
 /* "CUDA_ERROR_OUT_OF_MEMORY (out of memory)" */
 static const char *cu_text(CUresult r, char *buf, size_t n) {

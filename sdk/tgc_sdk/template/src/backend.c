@@ -63,15 +63,8 @@ TG_BACKEND_EXPORT const tg_manifest tg_backend_manifest = {
 
 static const tg_backend_host *g_host;
 
-__attribute__((format(printf, 2, 3))) static tg_status fail(tg_status code, const char *fmt, ...) {
-  char msg[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  if (g_host && g_host->set_error) g_host->set_error(g_host->ctx, code, msg);
-  return code;
-}
+/* The one funnel to the host (tg_backend.h's helper). */
+#define fail(...) tg_backend_fail(g_host, __VA_ARGS__)
 
 /* ---------------- Objects ---------------- */
 
