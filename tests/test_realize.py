@@ -139,3 +139,22 @@ def test_10000_eager_ops_leave_no_uops_or_buffers():
   for _ in range(10_000): step()
   gc.collect()
   assert _live() == base
+
+def test_bad_input_to_realize_and_data():
+  from tgc._ffi import ffi, lib
+  L, t = lib(), tgc.Tensor([1.0, 2.0, 3.0])
+  buf = ffi.new("char[]", 64)
+  assert L.tg_tensor_data(t._h, buf, 8) != 0 and "8 bytes asked, the tensor holds 12" in ffi.string(L.tg_last_error()).decode()
+  assert L.tg_tensor_data(t._h, ffi.NULL, 12) != 0 and "dst is NULL for 12 bytes" in ffi.string(L.tg_last_error()).decode()
+  assert L.tg_tensor_realize(ffi.NULL, 2) != 0 and "tensors is NULL with n=2" in ffi.string(L.tg_last_error()).decode()
+  assert L.tg_tensor_realize(ffi.NULL, 0) == 0  # nothing to realize
+  assert L.tg_counters_get(ffi.NULL) != 0 and "out is NULL" in ffi.string(L.tg_last_error()).decode()
+  small = ffi.new("tg_counters *"); small.struct_size = 8
+  assert L.tg_counters_get(small) != 0 and "struct_size 8" in ffi.string(L.tg_last_error()).decode()
+  dead = tgc.Tensor([1.0])
+  h = ffi.cast("tg_tensor *", dead._h)  # the raw handle, without the Python object's destructor
+  ffi.gc(dead._h, None)
+  assert L.tg_tensor_release(h) == 0
+  arr = ffi.new("tg_tensor *[]", [h])
+  assert L.tg_tensor_realize(arr, 1) != 0 and "released" in ffi.string(L.tg_last_error()).decode()
+  with pytest.raises(ValueError): tgc.Tensor([1, 2]).reshape(3)  # tinygrad's error type for a bad graph, before any realize
