@@ -1,12 +1,19 @@
 """cffi binding (ABI mode) to libtgc, and the one place where a tg_status becomes a Python exception.
 
-The declarations come from tg_cdef.h, generated from include/tg.h at build time and installed next to this file.
+The declarations come from tg_cdef.h, generated from include/tg.h at build time and installed next to this file (or, with
+$TGC_LIBRARY set, the one generated next to that library).
 The library is opened on first use of `lib()`, never at import: `import tgc` loads no shared library."""
 from __future__ import annotations
 import os, re, threading, functools, importlib.resources
 from cffi import FFI
 
-CDEF = importlib.resources.files("tgc").joinpath("tg_cdef.h").read_text()
+def _read_cdef() -> str:
+  # A development build: TGC_LIBRARY=build/libtgc.so with PYTHONPATH=core takes the cdef generated next to that library.
+  if (lp := os.environ.get("TGC_LIBRARY")) and os.path.exists(cp := os.path.join(os.path.dirname(lp), "tg_cdef.h")):
+    with open(cp) as f: return f.read()
+  return importlib.resources.files("tgc").joinpath("tg_cdef.h").read_text()
+
+CDEF = _read_cdef()
 ffi = FFI()
 ffi.cdef(CDEF)
 
