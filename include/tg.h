@@ -427,6 +427,14 @@ TG_API tg_status tg_tensor_contiguous(tg_tensor *x, tg_tensor **out);
 ** TG_ERR_SHAPE for 0-d operands or mismatched inner dims ("cannot dot (2, 3) and (2, 3)"). Returns a new reference. */
 TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor **out);
 
+/* self.assign(x): self becomes x written into self's storage (tinygrad's STORE + AFTER), lazily, at the next realize
+** of self or of a tensor reading it. x is broadcast to self's shape; a weak-dtype x (a Python scalar) is cast to
+** self's dtype. When self is a view of a realized buffer (shrink, permute, pad... of it), every tensor reading that
+** buffer sees the write. Mutates self in place; x is borrowed. TG_ERR_DTYPE "assign dtype mismatch dtypes.float !=
+** dtypes.int" when the dtypes differ, TG_ERR_SHAPE when x does not broadcast, TG_ERR_INVALID_ARGUMENT naming both
+** devices when they differ. */
+TG_API tg_status tg_tensor_assign(tg_tensor *self, tg_tensor *x);
+
 /* The tensor's UOp graph as JSON (tinygrad's Tensor.uop, in the form of tests/tinygrad_ir.py), for tests and tools.
 ** Writes at most cap bytes including a terminating NUL into buf (buf may be NULL when cap is 0) and the full length
 ** (without the NUL) to *len: call with cap 0 first to size the buffer. buf: caller-owned, written by the call. */

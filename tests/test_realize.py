@@ -66,6 +66,20 @@ CASES = {
   "ones_sum": (lambda T, a: T.ones(4, 4).sum(0) * a, [f32(4)]),
   "nan_inf": (lambda T, a: a.log2() + a.sqrt(), [np.array([0.0, -1.0, np.inf, np.nan, 4.0, 1e-30], np.float32)]),
   "contiguous_chain": (lambda T, a: (a + 1).contiguous() * 2, [f32(6)]),
+  # assign: STORE + AFTER into the input's own buffer
+  "assign_add": (lambda T, a, b: a.assign(a + b), [f32(4, 4), f32(4, 4)]),
+  "assign_twice": (lambda T, a: a.assign(a * 2).assign(a + 1), [f32(5)]),
+  "assign_scalar": (lambda T, a: a.assign(3.5), [f32(2, 3)]),
+  "assign_broadcast": (lambda T, a, b: a.assign(b), [f32(3, 4), f32(1, 4)]),
+  "assign_reduce": (lambda T, a, b: a.assign(b.sum(1, keepdim=True).expand(4, 4)), [f32(4, 4), f32(4, 4)]),
+  "assign_int": (lambda T, a: a.assign(a * 3 - 1), [i32(7)]),
+  "assign_shrink_view": (lambda T, a, b: (a.shrink(((1, 3), None)).assign(b), a)[1], [f32(4, 4), f32(2, 4)]),
+  "assign_permute_view": (lambda T, a, b: (a.permute(1, 0).assign(b), a)[1], [f32(3, 5), f32(5, 3)]),
+  "assign_pad_read": (lambda T, a, b: a.assign(b).pad(((1, 1),)) + 1, [f32(6), f32(6)]),
+  "assign_then_read_in_matmul": (lambda T, a, b: a.assign(a * 0.5) @ b, [f32(4, 4), f32(4, 3)]),
+  "assign_flip_self": (lambda T, a: a.assign(a.flip(0).contiguous()), [f32(6)]),
+  "assign_flip_self_hazard": (lambda T, a: a.assign(a.flip(0)), [f32(6)]),
+  "assign_transpose_self_hazard": (lambda T, a: a.assign(a.permute(1, 0)), [f32(4, 4)]),
 }
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -77,6 +91,27 @@ def test_values_and_kernel_count(name):
   if np.issubdtype(want.dtype, np.floating): np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, equal_nan=True)
   else: np.testing.assert_array_equal(got, want)
   assert got_k == want_k, f"{name}: tgc scheduled {got_k} kernels, tinygrad {want_k}"
+
+def test_assign_read_of_the_old_value_in_the_same_kernel_is_refused_as_tinygrad_does():
+  # c reads a before the assign, c + a reads it after, in one kernel: tinygrad refuses ("cycle detected while indexing")
+  def fn(T, a, b):
+    c = a + 1
+    a.assign(b)
+    return c + a
+  inputs = [f32(5), f32(5)]
+  with pytest.raises(RuntimeError) as want: _run(tg, fn, inputs)
+  with pytest.raises(RuntimeError) as got: _run(tgc, fn, inputs)
+  assert "cycle detected while indexing" in str(want.value) and "cycle detected while indexing" in str(got.value), got.value
+
+def test_assign_errors_match_tinygrad():
+  for lib in (tg, tgc):
+    a = lib.Tensor([1.0, 2.0]).realize()
+    with pytest.raises(RuntimeError, match="assign dtype mismatch dtypes.float != dtypes.int"): a.assign(lib.Tensor([1, 2]))
+    with pytest.raises(ValueError): a.assign(lib.Tensor([1.0, 2.0, 3.0]))
+    assert a.assign(a) is a
+  t = tgc.Tensor(3)
+  t.assign(5)
+  assert t.item() == 5 and str(t.dtype) == str(tg.Tensor(3).assign(5).dtype)
 
 def test_large_tensor_beyond_2_24_elements():
   n = (1 << 24) + 7

@@ -230,6 +230,12 @@ class Tensor:
   def long(self) -> Tensor: return self.cast(dtypes.long)
   def short(self) -> Tensor: return self.cast(dtypes.short)
   def contiguous(self) -> Tensor: return _call("tg_tensor_contiguous", self._h)
+  def assign(self, x) -> Tensor:
+    """Writes x into this tensor's storage (lazily: at the next realize). x is broadcast to self's shape and must have
+    self's dtype; a Python value becomes a tensor of self's dtype on self's device."""
+    if not isinstance(x, Tensor): x = Tensor(x, device=self.device, dtype=strong_dtype(self.dtype))
+    _check(lib().tg_tensor_assign(self._h, x._h))
+    return self
 
   # ---------------- elementwise ----------------
 

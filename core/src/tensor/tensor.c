@@ -581,6 +581,82 @@ TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor 
   return finish(&S, tgt_dot(&S, a, b, dtype), out);
 }
 
+/* ---------------- assign ---------------- */
+
+/* UOp.has_buffer_identity: a RESHAPE/UNSHARD/MSELECT chain down to a BUFFER or PARAM (through AFTER when after_ok). */
+static int has_buffer_identity(const tg_uop *u, int after_ok) {
+  for (;;) {
+    if (u->op == TG_OP_RESHAPE || u->op == TG_OP_UNSHARD || u->op == TG_OP_MSELECT || (after_ok && u->op == TG_OP_AFTER)) {
+      if (!u->nsrc) return 0;
+      u = u->src[0];
+      continue;
+    }
+    return u->op == TG_OP_BUFFER || u->op == TG_OP_PARAM;
+  }
+}
+
+/* UOp.clone(): a fresh buffer of the strong dtype on the tensor's device, storing the value. */
+static tg_tv clone_value(tgt_scope *S, tg_tv x, const char *device) {
+  tgt_shape sh;
+  if (tgt_shape_of(S, x, &sh)) return TGT_NONE;
+  int dt = (int)tg_dt_strong((tg_dtype)x.u->dtype);
+  tg_tv e = tgt_empty(S, sh.d, sh.n, dt, device ? device : tgt_dev_canonical(NULL));
+  tg_tv pair[2] = {e, tgt_cast(S, x, dt)};
+  pair[1] = tgt_mk(S, TG_OP_STORE, TG_DT_VOID, pair, 2, tg_arg_none(), NULL);
+  return tgt_mk(S, TG_OP_AFTER, TG_DT_AUTO, pair, 2, tg_arg_none(), NULL);
+}
+
+/* Tensor.assign: self.uop becomes AFTER(self, STORE(self, x)) (x broadcast to self's shape, same dtype and device);
+** when self is a view of a buffer (a shrink, permute... of it), every tensor reading that buffer reads it after the
+** store instead, as tinygrad's "Embed View Assign". */
+TG_API tg_status tg_tensor_assign(tg_tensor *self, tg_tensor *x) {
+  GET(self, "self", a);
+  GET(x, "x", b);
+  void *obj;
+  CHECK(tg_handle_get(self, TG_H_TENSOR, "tensor", &obj));
+  tensor_obj *so = obj;
+  tgt_scope S = {0};
+  if (tg_dt_is_weak((tg_dtype)a.u->dtype)) {
+    a = clone_value(&S, a, a.dev);
+    if (S.st) return tgt_scope_end(&S), S.st;
+    so->dev = a.dev;
+    tg_status st = tgt_tensor_set_uop(self, a.u);
+    if (st) return tgt_scope_end(&S), st;
+  }
+  if (a.u == b.u) return tgt_scope_end(&S), TG_OK; /* a self assign is a no-op */
+  tgt_shape sh;
+  if (tgt_shape_of(&S, a, &sh)) return tgt_scope_end(&S), S.st;
+  b = tgt_broadcast_to(&S, b, sh.d, sh.n);
+  if (b.u && tg_dt_is_weak((tg_dtype)b.u->dtype)) b = tgt_cast(&S, b, tg_dt_least_upper2((tg_dtype)a.u->dtype, (tg_dtype)b.u->dtype));
+  if (S.st) return tgt_scope_end(&S), S.st;
+  if (b.u->dtype != a.u->dtype) {
+    tg_status st = tg_err(TG_ERR_DTYPE, "assign dtype mismatch dtypes.%s != dtypes.%s", tg_dtype_repr_name(a.u->dtype), tg_dtype_repr_name(b.u->dtype));
+    return tgt_scope_end(&S), st;
+  }
+  if (b.dev && a.dev && b.dev != a.dev) {
+    tg_status st = tg_err(TG_ERR_INVALID_ARGUMENT, "assign device mismatch %s != %s", a.dev, b.dev);
+    return tgt_scope_end(&S), st;
+  }
+  tg_tv pair[2] = {a, b};
+  pair[1] = tgt_mk(&S, TG_OP_STORE, TG_DT_VOID, pair, 2, tg_arg_none(), NULL);
+  tg_tv asg = tgt_mk(&S, TG_OP_AFTER, TG_DT_AUTO, pair, 2, tg_arg_none(), NULL);
+  if (S.st) return tgt_scope_end(&S), S.st;
+  tg_uop *ib = a.u;
+  while (!has_buffer_identity(ib, 0) && ib->nsrc &&
+         (tg_opset_has(TG_GROUP_MOVEMENT, (tg_op)ib->op) || ib->op == TG_OP_BITCAST || ib->op == TG_OP_DETACH))
+    ib = ib->src[0];
+  tg_status st;
+  if (ib != a.u && has_buffer_identity(ib, 1)) {
+    tg_tv ibv = {ib, a.dev}, p2[2] = {ibv, asg};
+    tg_tv emb = tgt_mk(&S, TG_OP_AFTER, TG_DT_AUTO, p2, 2, tg_arg_none(), NULL);
+    st = S.st ? S.st : tgt_apply_map(&ib, &emb.u, 1);
+  } else {
+    st = tgt_tensor_set_uop(self, asg.u);
+  }
+  tgt_scope_end(&S);
+  return st;
+}
+
 /* ---------------- realize support: tinygrad's _apply_map_to_tensors ---------------- */
 
 typedef struct apply_ctx {
@@ -611,7 +687,7 @@ static void apply_one(void *obj, void *user) {
   int hit = graph_has_key(o->uop, c);
   if (hit < 0) c->st = tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory updating tensors");
   if (hit <= 0) return;
-  tg_uop *nu = tg_uop_substitute(o->uop, c->from, c->to, c->n);
+  tg_uop *nu = tg_uop_substitute_ex(o->uop, c->from, c->to, c->n, 1); /* tinygrad substitutes with walk=True */
   if (!nu) {
     c->st = TG_ERR_INTERNAL;
     return;

@@ -661,13 +661,17 @@ static pthread_once_t substitute_once = PTHREAD_ONCE_INIT;
 static void substitute_init(void) { substitute_pm = tg_pm_new(substitute_rules, 1); }
 
 tg_uop *tg_uop_substitute(tg_uop *u, tg_uop *const *keys, tg_uop *const *vals, size_t n) {
+  return tg_uop_substitute_ex(u, keys, vals, n, 0);
+}
+
+tg_uop *tg_uop_substitute_ex(tg_uop *u, tg_uop *const *keys, tg_uop *const *vals, size_t n, int walk) {
   int any = 0;
   for (size_t i = 0; i < n; i++) any |= keys[i] != vals[i];
   if (!any) return tg_uop_retain(u);
   pthread_once(&substitute_once, substitute_init);
   if (!substitute_pm) return tg_err(TG_ERR_OUT_OF_MEMORY, "substitute: out of memory"), NULL;
   subst s = {keys, vals, n};
-  return tg_graph_rewrite(u, substitute_pm, &s, TG_RW_BOTTOM_UP, NULL);
+  return tg_graph_rewrite(u, substitute_pm, &s, TG_RW_BOTTOM_UP | (walk ? TG_RW_WALK : 0), NULL);
 }
 
 /* ================= UOp arithmetic (ElementwiseMixin) ================= */

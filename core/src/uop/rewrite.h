@@ -102,6 +102,8 @@ tg_uop *tg_graph_rewrite(tg_uop *sink, const tg_pm *pm, void *ctx, unsigned flag
 
 /* UOp.substitute(dvars): every keys[i] replaced by vals[i] (bottom up, like tinygrad). New reference or NULL. */
 tg_uop *tg_uop_substitute(tg_uop *u, tg_uop *const *keys, tg_uop *const *vals, size_t n);
+/* substitute(..., walk=True): the single-pass walk, replacements taken as final (a value may contain its key). */
+tg_uop *tg_uop_substitute_ex(tg_uop *u, tg_uop *const *keys, tg_uop *const *vals, size_t n, int walk);
 
 /* ---------------- UOp arithmetic as rules write it (tinygrad's ElementwiseMixin on UOp) ----------------
 ** Every function returns a new reference or NULL with an error; inputs are borrowed and must not be NULL.
