@@ -145,6 +145,7 @@ static void caps_defaults(tg_device_caps *c, size_t filled) {
   if (filled < TG_STRUCT_SIZE(tg_device_caps, field)) c->field = value
   DFLT(local_prod_max, c->local_max[0] * c->local_max[1] * c->local_max[2]);
   DFLT(alignment, 16);
+  DFLT(compile_concurrent, 0);
 #undef DFLT
   c->struct_size = sizeof *c;
 }
@@ -689,7 +690,12 @@ TG_API tg_status tg_program_compile(tg_device *h, const char *source, const char
   tg_blob blob = {.struct_size = sizeof blob};
   if ((st = ensure_open(d)) == TG_OK) {
     backend_msg[0] = 0;
-    if ((st = d->b->api.compile(d->bdev, source, name, &blob)) != TG_OK) st = backend_fail(d->name, "compile", st);
+    /* a backend whose compile is thread-safe compiles without holding the device: independent kernels in parallel */
+    int concurrent = d->caps.compile_concurrent != 0;
+    if (concurrent) pthread_mutex_unlock(&d->mu);
+    st = d->b->api.compile(d->bdev, source, name, &blob);
+    if (concurrent) pthread_mutex_lock(&d->mu);
+    if (st != TG_OK) st = backend_fail(d->name, "compile", st);
     else {
       backend_msg[0] = 0;
       if ((st = d->b->api.load(d->bdev, blob.data, blob.size, name, &p->bp)) != TG_OK) st = backend_fail(d->name, "load", st);
