@@ -448,6 +448,11 @@ TG_API tg_status tg_tensor_graph_json(tg_tensor *t, char *buf, size_t cap, size_
 ** (symbolic shapes, multi-device, views of planned arenas). */
 TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n);
 
+/* Schedules the tensors' graphs and generates the code of every kernel (tinygrad's schedule_linear plus the codegen and
+** render half of to_program) without compiling, running or caching anything; the tensors keep their graphs. For
+** tools and for timing the lowering (bench/). *n_kernels (may be NULL) receives the number of kernels generated. */
+TG_API tg_status tg_tensor_lower(tg_tensor *const *tensors, size_t n, size_t *n_kernels);
+
 /* Copies the tensor's elements into dst as a contiguous row-major array of its dtype (tinygrad's Tensor.data()),
 ** realizing it first. nbytes must equal numel * itemsize (TG_ERR_INVALID_ARGUMENT naming both otherwise).
 ** dst: borrowed for the call. */

@@ -48,7 +48,9 @@
 ** THREADING
 **   tg_backend_entry_v1 and api->shutdown: called once each, from one thread.
 **   device_count, device_properties, device_caps: thread-safe.
-**   Everything taking a tg_backend_device: one thread at a time per device (the host serialises).
+**   Everything taking a tg_backend_device: one thread at a time per device (the host serialises),
+**   except api->compile on a device whose caps set compile_concurrent: the host may then call it from
+**   several threads at once and while other calls on that device run.
 **
 ** MEMORY
 **   Buffers, programs and blobs made by a backend are freed by the same backend (api->free,
@@ -318,7 +320,10 @@ typedef struct tg_device_caps {
   uint64_t mem_total;        /* bytes of device memory (0 = unknown) */
   uint64_t mem_max_alloc;    /* largest single allocation in bytes (0 = unknown) */
   uint32_t n_tensor_cores;
-  uint32_t reserved;
+  uint32_t compile_concurrent; /* 1: api->compile touches no device state and may run on several threads at once,
+                                  alongside any other call (the host then compiles independent kernels in parallel);
+                                  0 keeps compiles serialised with everything else on the device. Was `reserved`
+                                  (always 0) before ABI 1.0's first release, so older backends read as 0. */
   const tg_tensor_core *tensor_cores; /* backend-owned static array of n_tensor_cores entries */
 } tg_device_caps;
 

@@ -113,6 +113,37 @@ def test_assign_errors_match_tinygrad():
   t.assign(5)
   assert t.item() == 5 and str(t.dtype) == str(tg.Tensor(3).assign(5).dtype)
 
+_PAR = "import numpy as np; from tgc import Tensor, GlobalCounters; x = Tensor(np.arange(64, dtype=np.float32).reshape(8, 8)); " \
+       "outs = [((x * (i + 1)).contiguous().sum(1) + i).contiguous() for i in range(6)]; Tensor.realize(*outs); " \
+       "print(repr([o.numpy().tolist() for o in outs]), GlobalCounters.compile_count)"
+
+def test_independent_kernels_compile_in_parallel_with_the_same_result():
+  import subprocess, sys
+  res = []
+  for threads in ("1", "4"):
+    env = {**os.environ, "TGC_CPU_NOCACHE": "1", "TGC_COMPILE_THREADS": threads}
+    r = subprocess.run([sys.executable, "-c", _PAR], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    vals, compiles = r.stdout.rsplit(" ", 1)
+    res.append((eval(vals), int(compiles)))
+  assert res[0] == res[1] and res[0][1] >= 6
+  x = np.arange(64, dtype=np.float32).reshape(8, 8)
+  np.testing.assert_allclose(res[1][0], [(x * (i + 1)).sum(1) + i for i in range(6)], rtol=1e-6)
+
+def test_lower_generates_every_kernel_without_compiling_or_running():
+  from tgc._ffi import ffi, lib
+  def graph(T):
+    x, w = T(np.arange(32, dtype=np.float32).reshape(4, 8) / 10), T(np.ones((8, 8), np.float32))
+    return ((x @ w).relu() @ w).sum(1) + x.max(1)
+  want = graph(tg.Tensor).schedule_linear()
+  want_k = sum(1 for c in want.src if c.src[0].op.name == "SINK")
+  out = graph(tgc.Tensor)
+  tgc.GlobalCounters.reset()
+  n = ffi.new("size_t *")
+  assert lib().tg_tensor_lower(ffi.new("tg_tensor *[]", [out._h]), 1, n) == 0
+  assert n[0] == want_k and tgc.GlobalCounters.kernel_count == 0 and tgc.GlobalCounters.compile_count == 0
+  np.testing.assert_allclose(out.numpy(), graph(tg.Tensor).numpy(), rtol=1e-5)  # the tensor is untouched and still runs
+
 def test_large_tensor_beyond_2_24_elements():
   n = (1 << 24) + 7
   a, b = np.arange(n, dtype=np.float32) % 1000, np.ones(n, dtype=np.float32)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "codegen/codegen.h"
 #include "dtype.h"
@@ -136,9 +137,11 @@ typedef struct prog_entry {
 static prog_entry *progs;
 static size_t progs_n, progs_cap;
 
-static tg_status get_program(tg_device *dev, tg_uop *ast, prog_entry **out) {
+/* Codegen for one kernel AST, or the cached entry: the same AST on the same device costs nothing, the same source
+** shares one entry. A new entry is registered uncompiled (handle NULL); compile_entries or get_program compiles it. */
+static tg_status lower_program(tg_device *dev, tg_uop *ast, size_t *out_index) {
   for (size_t i = 0; i < progs_n; i++) /* same AST on the same device: no codegen at all */
-    if (progs[i].ast == ast && progs[i].dev == dev) return *out = &progs[i], TG_OK;
+    if (progs[i].ast == ast && progs[i].dev == dev) return *out_index = i, TG_OK;
   tg_device_caps caps = {.struct_size = sizeof caps};
   tg_status st = tg_device_get_caps(dev, &caps);
   if (st) return st;
@@ -147,8 +150,7 @@ static tg_status get_program(tg_device *dev, tg_uop *ast, prog_entry **out) {
   for (size_t i = 0; i < progs_n; i++)
     if (progs[i].dev == dev && !strcmp(progs[i].source, cg->source)) {
       cg_program_free(cg);
-      *out = &progs[i];
-      return TG_OK;
+      return *out_index = i, TG_OK;
     }
   if (progs_n == progs_cap) {
     size_t ncap = progs_cap ? progs_cap * 2 : 32;
@@ -160,16 +162,91 @@ static tg_status get_program(tg_device *dev, tg_uop *ast, prog_entry **out) {
   *e = (prog_entry){tg_uop_retain(ast), strdup(cg->source), dev, NULL, cg};
   if (!e->source) return tg_uop_release(e->ast), cg_program_free(cg), tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
   if (tg_getenv_int("DEBUG", 0) >= 4) fprintf(stderr, "%s\n", cg->source);
-  if ((st = tg_program_compile(dev, cg->source, cg->name, &e->handle))) {
-    tg_uop_release(e->ast);
-    free(e->source);
-    cg_program_free(cg);
-    return st;
-  }
-  __atomic_add_fetch(&n_compiles, 1, __ATOMIC_RELAXED);
-  progs_n++;
-  *out = e;
+  *out_index = progs_n++;
   return TG_OK;
+}
+
+static tg_status compile_entry(prog_entry *e) {
+  tg_status st = tg_program_compile(e->dev, e->source, e->info->name, &e->handle);
+  if (!st) __atomic_add_fetch(&n_compiles, 1, __ATOMIC_RELAXED);
+  return st;
+}
+
+static tg_status get_program(tg_device *dev, tg_uop *ast, prog_entry **out) {
+  size_t i;
+  tg_status st = lower_program(dev, ast, &i);
+  if (!st && !progs[i].handle) st = compile_entry(&progs[i]);
+  if (!st) *out = &progs[i];
+  return st;
+}
+
+/* ---------------- parallel compile of a schedule's new kernels ---------------- */
+
+typedef struct compile_job {
+  size_t *idx, n;           /* entries of progs to compile */
+  size_t next;              /* next job, taken atomically */
+  tg_status st;             /* the first failure, with its message */
+  char msg[8192];
+  pthread_mutex_t mu;
+} compile_job;
+
+static void *compile_worker(void *arg) {
+  compile_job *j = arg;
+  for (size_t k; (k = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->n;) {
+    tg_status st = compile_entry(&progs[j->idx[k]]);
+    if (st) {
+      pthread_mutex_lock(&j->mu);
+      if (!j->st) j->st = st, snprintf(j->msg, sizeof j->msg, "%s", tg_last_error());
+      pthread_mutex_unlock(&j->mu);
+      __atomic_store_n(&j->next, j->n, __ATOMIC_RELAXED); /* stop taking work */
+    }
+  }
+  return NULL;
+}
+
+/* Every kernel of the LINEAR is generated first (in schedule order, so DEBUG=4 prints in that order), then the ones
+** not compiled yet are compiled together: on a device whose backend declares compile_concurrent, on up to one
+** thread per core (TGC_COMPILE_THREADS overrides), else one after the other. tinygrad compiles them in order. */
+static tg_status precompile_linear(tg_uop *linear) {
+  size_t *idx = calloc(linear->nsrc ? linear->nsrc : 1, sizeof *idx), n = 0;
+  if (!idx) return tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
+  tg_status st = TG_OK;
+  for (size_t i = 0; i < linear->nsrc && !st; i++) {
+    tg_uop *call = linear->src[i];
+    if (call->op != TG_OP_CALL || call->nsrc < 2 || call->src[0]->op != TG_OP_SINK) continue;
+    tg_buffer *b = NULL;
+    tg_device *dev = NULL;
+    size_t e;
+    if ((st = device_buffer(call->src[1], &b)) || (st = tg_buffer_device(b, &dev)) || (st = lower_program(dev, call->src[0], &e))) break;
+    int dup = progs[e].handle != NULL;
+    for (size_t k = 0; k < n && !dup; k++) dup = idx[k] == e;
+    if (!dup) idx[n++] = e;
+  }
+  if (!st && n) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = (size_t)tg_getenv_int("TGC_COMPILE_THREADS", cores > 0 ? (int)cores : 1);
+    tg_device_caps caps = {.struct_size = sizeof caps};
+    for (size_t k = 0; k < n && nt > 1; k++)
+      if (tg_device_get_caps(progs[idx[k]].dev, &caps) || !caps.compile_concurrent) nt = 1;
+    if (nt > n) nt = n;
+    if (nt <= 1) {
+      for (size_t k = 0; k < n && !st; k++) st = compile_entry(&progs[idx[k]]);
+    } else {
+      compile_job j = {idx, n, 0, TG_OK, {0}, PTHREAD_MUTEX_INITIALIZER};
+      pthread_t *th = calloc(nt, sizeof *th);
+      size_t started = 0;
+      if (th)
+        for (; started < nt - 1; started++) /* this thread is the last worker */
+          if (pthread_create(&th[started], NULL, compile_worker, &j)) break;
+      compile_worker(&j);
+      for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+      free(th);
+      pthread_mutex_destroy(&j.mu);
+      if (j.st) st = tg_err(j.st, "%s", j.msg);
+    }
+  }
+  free(idx);
+  return st;
 }
 
 static tg_status run_kernel(tg_uop *call) {
@@ -284,6 +361,7 @@ TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n) {
     if (!st && (st = tg_schedule_callify(sink, &call, &map)) == TG_OK) {
       st = tgt_apply_map(map.from, map.to, map.n);
       if (!st) st = tg_schedule_linear(call, &linear);
+      if (!st) st = precompile_linear(linear);
       if (!st) st = run_linear(linear);
     }
     table_sweep();
@@ -294,6 +372,57 @@ TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n) {
   tg_uop_release(call);
   tg_uop_release(sink);
   free(uops);
+  return st;
+}
+
+/* Schedule + codegen only (tinygrad's schedule_linear and the render half of to_program): nothing is compiled, run
+** or cached, and the tensors keep their graphs, so the same graph can be lowered again and timed (bench/). */
+TG_API tg_status tg_tensor_lower(tg_tensor *const *tensors, size_t n, size_t *n_kernels) {
+  if (n && !tensors) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_lower: tensors is NULL with n=%zu", n);
+  tg_uop **uops = calloc(n ? n : 1, sizeof *uops);
+  if (!uops) return tg_err(TG_ERR_OUT_OF_MEMORY, "tg_tensor_lower: out of memory");
+  size_t k = 0, nk = 0;
+  tg_status st = TG_OK;
+  for (size_t i = 0; i < n && !st; i++) {
+    tg_tv v;
+    char what[48];
+    snprintf(what, sizeof what, "tg_tensor_lower: tensors[%zu]", i);
+    if ((st = tgt_tensor_get(tensors[i], what, &v))) break;
+    if (tg_dt_is_weak((tg_dtype)v.u->dtype) && v.dev) st = tg_err(TG_ERR_DTYPE, "cannot realize a weak dtype; cast to a concrete dtype first");
+    else if (needs_realize(v.u)) uops[k++] = v.u;
+  }
+  tg_uop *sink = NULL, *call = NULL, *linear = NULL;
+  tg_schedule_map map = {0};
+  if (!st && k) {
+    pthread_mutex_lock(&table_mu);
+    tgs_clear_status();
+    if (!(sink = tg_uop_new(TG_OP_SINK, TG_DT_VOID, uops, k, tg_arg_none()))) st = TG_ERR_OUT_OF_MEMORY;
+    if (!st) st = tg_schedule_callify(sink, &call, &map);
+    if (!st) st = tg_schedule_linear(call, &linear);
+    for (size_t i = 0; !st && i < linear->nsrc; i++) {
+      tg_uop *c = linear->src[i];
+      if (c->op != TG_OP_CALL || c->nsrc < 2 || c->src[0]->op != TG_OP_SINK) continue;
+      tg_uop *b0 = c->src[1];
+      while (b0->op != TG_OP_BUFFER && b0->nsrc) b0 = b0->src[0]; /* a planner view: BITCAST(SHRINK(BUFFER)) */
+      const char *dname = b0->op == TG_OP_BUFFER ? tgs_pa_device(b0) : NULL;
+      tg_device *dev = NULL;
+      tg_device_caps caps = {.struct_size = sizeof caps};
+      cg_program *cg = NULL;
+      if (!dname) st = tg_err(TG_ERR_INTERNAL, "tg_tensor_lower: kernel %zu has no device", i);
+      if (!st) st = tg_device_get(dname, &dev);
+      if (!st) st = tg_device_get_caps(dev, &caps);
+      if (!st) st = tg_codegen_kernel(c->src[0], &caps, NULL, &cg);
+      if (!st) nk++;
+      cg_program_free(cg);
+    }
+    pthread_mutex_unlock(&table_mu);
+  }
+  tg_schedule_map_free(&map);
+  tg_uop_release(linear);
+  tg_uop_release(call);
+  tg_uop_release(sink);
+  free(uops);
+  if (!st && n_kernels) *n_kernels = nk;
   return st;
 }
 

@@ -277,7 +277,7 @@ static tg_status cpu_device_caps(int index, tg_device_caps *out) {
   PUTARR(global_max, gmax), PUTARR(local_max, lmax);
   PUT(local_prod_max, 1), PUT(alignment, CPU_ALIGN), PUT(shared_max, 0);
   PUT(mem_total, mem), PUT(mem_max_alloc, mem);
-  PUT(n_tensor_cores, 0), PUT(reserved, 0), PUT(tensor_cores, NULL);
+  PUT(n_tensor_cores, 0), PUT(compile_concurrent, 1), PUT(tensor_cores, NULL);
   out->struct_size = filled;
   return TG_OK;
 }
@@ -442,10 +442,11 @@ static int cache_dir(char *dir, size_t dirsz) {
   char why[512];
   if (tg_getenv_int("TGC_CPU_NOCACHE", 0) != 0) return 0;
   if (tg_cache_dir("cpu", dir, dirsz, why, sizeof(why)) == 0) return 1;
-  if (strcmp(why, g_cache_warned) != 0) {
-    snprintf(g_cache_warned, sizeof(g_cache_warned), "%s", why);
-    say(TG_LOG_WARN, "cpu: compile cache disabled, compiling without it: %s", why);
-  }
+  pthread_mutex_lock(&g_mu); /* compiles run on several threads (caps.compile_concurrent) */
+  int fresh = strcmp(why, g_cache_warned) != 0;
+  if (fresh) snprintf(g_cache_warned, sizeof(g_cache_warned), "%s", why);
+  pthread_mutex_unlock(&g_mu);
+  if (fresh) say(TG_LOG_WARN, "cpu: compile cache disabled, compiling without it: %s", why);
   return 0;
 }
 

@@ -335,7 +335,7 @@ static tg_status cuda_device_caps(int index, tg_device_caps *out) {
   PUTARR(global_max, gmax), PUTARR(local_max, lmax);
   PUT(local_prod_max, (uint32_t)d->max_threads), PUT(alignment, 256); /* cuMemAlloc aligns to 256 bytes */
   PUT(shared_max, (uint64_t)d->shared), PUT(mem_total, d->mem), PUT(mem_max_alloc, d->mem);
-  PUT(n_tensor_cores, 0), PUT(reserved, 0), PUT(tensor_cores, NULL);
+  PUT(n_tensor_cores, 0), PUT(compile_concurrent, 0), PUT(tensor_cores, NULL);
   out->struct_size = filled;
   return TG_OK;
 }

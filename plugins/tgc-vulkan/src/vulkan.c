@@ -441,7 +441,7 @@ static tg_status vulkan_device_caps(int index, tg_device_caps *out) {
   PUTARR(global_max, l->maxComputeWorkGroupCount), PUTARR(local_max, lmax);
   PUT(local_prod_max, l->maxComputeWorkGroupInvocations), PUT(alignment, (uint32_t)l->minStorageBufferOffsetAlignment);
   PUT(shared_max, l->maxComputeSharedMemorySize), PUT(mem_total, d->mem_total), PUT(mem_max_alloc, d->max_alloc);
-  PUT(n_tensor_cores, 0), PUT(reserved, 0), PUT(tensor_cores, NULL);
+  PUT(n_tensor_cores, 0), PUT(compile_concurrent, 0), PUT(tensor_cores, NULL);
   out->struct_size = filled;
   return TG_OK;
 }

@@ -388,7 +388,7 @@ static tg_status webgpu_device_caps(int index, tg_device_caps *out) {
   PUTARR(global_max, gmaxv), PUTARR(local_max, lmax), PUT(local_prod_max, g_lim.maxComputeInvocationsPerWorkgroup);
   PUT(alignment, g_lim.minStorageBufferOffsetAlignment), PUT(shared_max, g_lim.maxComputeWorkgroupStorageSize);
   PUT(mem_total, 0), PUT(mem_max_alloc, mem_max_alloc()); /* WebGPU does not tell the memory size */
-  PUT(n_tensor_cores, 0), PUT(reserved, 0), PUT(tensor_cores, NULL);
+  PUT(n_tensor_cores, 0), PUT(compile_concurrent, 0), PUT(tensor_cores, NULL);
   out->struct_size = filled;
   return TG_OK;
 }

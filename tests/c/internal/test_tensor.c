@@ -137,6 +137,8 @@ static void test_errors(void) {
   CHECK_ERR(tg_tensor_assign(a, v), TG_ERR_SHAPE, "cannot broadcast (4,) to new_shape=(2, 3)");
   CHECK_ERR(tg_tensor_assign(NULL, a), TG_ERR_NULL_POINTER, "self is NULL");
   CHECK_ERR(tg_tensor_assign(a, NULL), TG_ERR_NULL_POINTER, "x is NULL");
+  CHECK_ERR(tg_tensor_lower(NULL, 1, NULL), TG_ERR_NULL_POINTER, "tensors is NULL");
+  CHECK_ERR(tg_tensor_lower((tg_tensor *[]){a, NULL}, 2, NULL), TG_ERR_NULL_POINTER, "tensors[1]");
   tg_tensor *c = cint(-1), *two = cint(2), *zero = cint(0);
   CHECK_ERR(tg_tensor_binary(TG_BINARY_POW, i, c, &out), TG_ERR_DTYPE, "base needs to be float");
   CHECK_ERR(tg_tensor_dot(c, a, TG_DTYPE_NONE, &out), TG_ERR_SHAPE, "both tensors need to be at least 1D, got 0D and 2D");

@@ -142,7 +142,7 @@ static const size_t caps_ends[] = {
     END(tg_device_caps, alu_ops), END(tg_device_caps, has_local), END(tg_device_caps, has_shared), END(tg_device_caps, has_threads),
     END(tg_device_caps, vector_width), END(tg_device_caps, global_max), END(tg_device_caps, local_max),
     END(tg_device_caps, local_prod_max), END(tg_device_caps, alignment), END(tg_device_caps, shared_max), END(tg_device_caps, mem_total),
-    END(tg_device_caps, mem_max_alloc), END(tg_device_caps, n_tensor_cores), END(tg_device_caps, reserved), END(tg_device_caps, tensor_cores)};
+    END(tg_device_caps, mem_max_alloc), END(tg_device_caps, n_tensor_cores), END(tg_device_caps, compile_concurrent), END(tg_device_caps, tensor_cores)};
 #define N_ENDS(a) (sizeof(a) / sizeof((a)[0]))
 
 static tg_status bk_device_properties(int index, tg_device_properties *out) {
@@ -173,6 +173,7 @@ static tg_status bk_device_caps(int index, tg_device_caps *out) {
   c.mem_total = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE); /* VENDOR: device memory */
   c.mem_max_alloc = c.mem_total;
   c.n_tensor_cores = 0, c.tensor_cores = NULL; /* VENDOR: a static array of tg_tensor_core if the device has them */
+  c.compile_concurrent = 0; /* VENDOR: 1 once bk_compile touches no device state and is safe on several threads */
   return put_struct(out, &c, sizeof c, caps_ends, N_ENDS(caps_ends), "device_caps");
 }
 
