@@ -73,6 +73,8 @@ typedef struct cg_program {
 
 /* AST -> program. Returns TG_OK and *out, or an error (message in tg_last_error()) and *out NULL. */
 tg_status tg_codegen_kernel(tg_uop *ast, const tg_device_caps *caps, const tg_codegen_opts *opts, cg_program **out);
+/* Empties the memo of movement-op index math (mops.c) that codegen keeps across kernels, as tinygrad caches it. */
+void tg_codegen_mops_cache_clear(void);
 void cg_program_free(cg_program *p);
 
 /* ---- the stages, for tests ---- */

@@ -27,7 +27,88 @@ static int shape_ints(tg_uop *u, int64_t *out) {
 }
 
 /* _apply_reshape(in_shape, out_shape, urngs): the flat index of the output ranges, split by the input shape */
+static tg_uop *apply_reshape_uncached(const int64_t *in, int nin, const int64_t *outs, tg_uop *const *rngs, int nout);
+
+/* tinygrad memoizes _apply_reshape (functools.cache): the ranges arrive as PLACEHOLDERs, so kernels of the same shapes
+** share the simplified index. Same here: keyed by both shapes and the (interned, retained) range UOps. */
+#define RS_CAP 4096
+typedef struct rs_entry {
+  uint64_t h;
+  int nin, nout;
+  int64_t *dims;        /* in[nin] then outs[nout] */
+  tg_uop **rngs;        /* nout, retained */
+  tg_uop *res;          /* retained */
+} rs_entry;
+static rs_entry g_rs[RS_CAP];
+static size_t g_rs_n;
+static pthread_mutex_t g_rs_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t rs_hash(const int64_t *in, int nin, const int64_t *outs, tg_uop *const *rngs, int nout) {
+  uint64_t h = 1469598103934665603ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
+  MIX(nin), MIX(nout);
+  for (int i = 0; i < nin; i++) MIX(in[i]);
+  for (int i = 0; i < nout; i++) MIX(outs[i]), MIX((uintptr_t)rngs[i]);
+#undef MIX
+  return h;
+}
+
+static void rs_clear(void) {
+  for (size_t i = 0; i < RS_CAP; i++) {
+    rs_entry *e = &g_rs[i];
+    if (!e->res) continue;
+    for (int k = 0; k < e->nout; k++) tg_uop_release(e->rngs[k]);
+    tg_uop_release(e->res);
+    free(e->dims), free(e->rngs);
+    *e = (rs_entry){0};
+  }
+  g_rs_n = 0;
+}
+
+static int rs_match(const rs_entry *e, uint64_t h, const int64_t *in, int nin, const int64_t *outs, tg_uop *const *rngs, int nout) {
+  if (!e->res || e->h != h || e->nin != nin || e->nout != nout) return 0;
+  if (memcmp(e->dims, in, (size_t)nin * sizeof *in) || memcmp(e->dims + nin, outs, (size_t)nout * sizeof *outs)) return 0;
+  for (int i = 0; i < nout; i++)
+    if (e->rngs[i] != rngs[i]) return 0;
+  return 1;
+}
+
 static tg_uop *apply_reshape(const int64_t *in, int nin, const int64_t *outs, tg_uop *const *rngs, int nout) {
+  uint64_t h = rs_hash(in, nin, outs, rngs, nout);
+  pthread_mutex_lock(&g_rs_mu);
+  for (size_t i = h % RS_CAP, k = 0; k < RS_CAP && g_rs[i].res; i = (i + 1) % RS_CAP, k++)
+    if (rs_match(&g_rs[i], h, in, nin, outs, rngs, nout)) {
+      tg_uop *r = tg_uop_retain(g_rs[i].res);
+      pthread_mutex_unlock(&g_rs_mu);
+      return r;
+    }
+  pthread_mutex_unlock(&g_rs_mu);
+  tg_uop *r = apply_reshape_uncached(in, nin, outs, rngs, nout);
+  if (!r) return NULL;
+  int64_t *dims = malloc((size_t)(nin + nout) * sizeof *dims + 1);
+  tg_uop **rs = malloc((size_t)nout * sizeof *rs + 1);
+  if (!dims || !rs) return free(dims), free(rs), r; /* no room to remember it: still a correct answer */
+  memcpy(dims, in, (size_t)nin * sizeof *in);
+  memcpy(dims + nin, outs, (size_t)nout * sizeof *outs);
+  for (int i = 0; i < nout; i++) rs[i] = tg_uop_retain(rngs[i]);
+  pthread_mutex_lock(&g_rs_mu);
+  if (g_rs_n >= RS_CAP / 2) rs_clear(); /* bounded: start over rather than probe a full table */
+  size_t i = h % RS_CAP;
+  while (g_rs[i].res) i = (i + 1) % RS_CAP;
+  g_rs[i] = (rs_entry){h, nin, nout, dims, rs, tg_uop_retain(r)};
+  g_rs_n++;
+  pthread_mutex_unlock(&g_rs_mu);
+  return r;
+}
+
+/* Drops the memo (its UOps stay alive otherwise): for leak checks that count live UOps. */
+void tg_codegen_mops_cache_clear(void) {
+  pthread_mutex_lock(&g_rs_mu);
+  rs_clear();
+  pthread_mutex_unlock(&g_rs_mu);
+}
+
+static tg_uop *apply_reshape_uncached(const int64_t *in, int nin, const int64_t *outs, tg_uop *const *rngs, int nout) {
   cg_pool pool = {0};
   tg_uop *axes_in[64];
   int64_t acc = 1;

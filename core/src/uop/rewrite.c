@@ -323,7 +323,7 @@ static int pmap_grow(pmap *m) {
 
 /* Inserts or overwrites; 1 when the key was new, 0 when it existed, -1 out of memory. */
 static int pmap_put(pmap *m, tg_uop *k, uintptr_t v) {
-  if ((m->n + 1) * 4 > m->cap * 3 && pmap_grow(m)) return -1;
+  if ((m->n + 1) * 2 > m->cap && pmap_grow(m)) return -1; /* load <= 1/2: short linear probes */
   size_t s = 0;
   if (pmap_find(m, k, &s)) { m->vals[s] = v; return 0; }
   m->keys[s] = k;
