@@ -427,6 +427,18 @@ TG_API tg_status tg_tensor_contiguous(tg_tensor *x, tg_tensor **out);
 ** TG_ERR_SHAPE for 0-d operands or mismatched inner dims ("cannot dot (2, 3) and (2, 3)"). Returns a new reference. */
 TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor **out);
 
+/* Flags for tg_tensor_gradient. */
+#define TG_GRADIENT_BACKWARD 1u /* Tensor.backward's form: NULL for targets not in self's graph; device-less gradients are
+                                   placed on their target's device */
+
+/* self.gradient(*targets, gradient=gradient) (tinygrad's autograd): out[i] = d self / d targets[i], lazily, as the
+** backward graph tinygrad builds. gradient NULL: self must be 0-d and its gradient is 1. A target self does not
+** depend on gets zeros (NULL under TG_GRADIENT_BACKWARD). out: n new references. Errors: TG_ERR_SHAPE when gradient
+** is NULL and self is not 0-d, TG_ERR_DTYPE "only float Tensors have gradient" / "cannot take gradient wrt a weak
+** Tensor", TG_ERR_UNSUPPORTED naming an op without a gradient rule. */
+TG_API tg_status tg_tensor_gradient(tg_tensor *self, tg_tensor *const *targets, size_t n, tg_tensor *gradient, unsigned flags,
+                                    tg_tensor **out);
+
 /* self.assign(x): self becomes x written into self's storage (tinygrad's STORE + AFTER), lazily, at the next realize
 ** of self or of a tensor reading it. x is broadcast to self's shape; a weak-dtype x (a Python scalar) is cast to
 ** self's dtype. When self is a view of a realized buffer (shrink, permute, pad... of it), every tensor reading that
@@ -463,7 +475,7 @@ TG_API tg_status tg_tensor_data(tg_tensor *t, void *dst, size_t nbytes);
 /* tinygrad's GlobalCounters, process-wide. Versioned out-struct: set struct_size = sizeof(tg_counters). */
 typedef struct tg_counters {
   size_t struct_size;
-  uint64_t kernel_count;  /* kernels launched by tg_tensor_realize since the last reset */
+  uint64_t kernel_count;  /* kernels and copies run by tg_tensor_realize since the last reset (tinygrad counts both) */
   uint64_t compile_count; /* kernels compiled (a cache miss in the realize step's program cache); never reset */
   uint64_t copy_count;    /* buffer copies run by tg_tensor_realize since the last reset */
 } tg_counters;

@@ -4,7 +4,7 @@ Every op builds the lazy UOp graph in C, exactly as tinygrad builds it; this mod
 C arguments (Python scalars become weak 0-d constants, as tinygrad's ufix makes them) and C errors into the exception
 types tinygrad raises for the same input. Realize, .numpy() and friends arrive with the engine."""
 from __future__ import annotations
-import math, struct
+import math, struct, weakref
 from collections.abc import Sequence
 from typing import Any
 from tgc._ffi import ffi, lib, enum_names, check, last_error, error_class, STATUS_NAMES
@@ -62,6 +62,8 @@ def _call(fn: str, *args) -> Tensor:
   return Tensor._wrap(out[0])
 
 # ---------------- helpers ----------------
+
+_ALL_TENSORS: weakref.WeakSet = weakref.WeakSet()  # tinygrad's all_tensors: what backward() can fill .grad of
 
 def _argfix(*x):
   if x and x[0].__class__ in (tuple, list):
@@ -133,6 +135,7 @@ class Tensor:
     else: raise RuntimeError(f"can't create Tensor from {data!r} with type {type(data)}")
     if _dtype is not None: t = t.cast(_dtype)
     self._h = t._h
+    _ALL_TENSORS.add(self)
 
   @staticmethod
   def _from_host(kind: str, dt: DType, shape, data: bytes, device: str) -> Tensor:
@@ -148,6 +151,7 @@ class Tensor:
   def _wrap(cls, h) -> Tensor:
     t = cls.__new__(cls)
     t._h, t.grad, t.is_param = ffi.gc(h, lib().tg_tensor_release), None, True
+    _ALL_TENSORS.add(t)
     return t
 
   def _ufix(self, x) -> Tensor: return x if isinstance(x, Tensor) else Tensor._const(x)
@@ -230,6 +234,29 @@ class Tensor:
   def long(self) -> Tensor: return self.cast(dtypes.long)
   def short(self) -> Tensor: return self.cast(dtypes.short)
   def contiguous(self) -> Tensor: return _call("tg_tensor_contiguous", self._h)
+  # ---------------- autograd ----------------
+
+  def gradient(self, *targets: Tensor, gradient: Tensor | None = None) -> list[Tensor]:
+    """Computes the gradient of the targets with respect to self (lazily: the backward graph, realized on demand)."""
+    assert gradient is not None or self.shape == (), "when no gradient is provided, backward must be called on a scalar tensor"
+    return self._gradient(list(targets), gradient, 0)
+  def _gradient(self, targets: list[Tensor], gradient: Tensor | None, flags: int) -> list[Tensor | None]:
+    out = ffi.new("tg_tensor *[]", max(1, len(targets)))
+    _check(lib().tg_tensor_gradient(self._h, ffi.new("tg_tensor *[]", [t._h for t in targets]), len(targets),
+                                    gradient._h if gradient is not None else ffi.NULL, flags, out))
+    return [Tensor._wrap(out[i]) if out[i] != ffi.NULL else None for i in range(len(targets))]
+  def backward(self, gradient: Tensor | None = None) -> Tensor:
+    """Propagates the gradient of this tensor back through its graph: every live float tensor with a device that it
+    depends on gets (or accumulates into) .grad. Without `gradient`, self must be a scalar."""
+    assert gradient is not None or self.shape == (), "when no gradient is provided, backward must be called on a scalar tensor"
+    cands = [t for t in list(_ALL_TENSORS) if t.is_floating_point() and t.device is not None]
+    for t, g in zip(cands, self._gradient(cands, gradient, 1)):
+      if g is None: continue
+      assert g.shape == t.shape, f"grad shape must match tensor shape, {g.shape!r} != {t.shape!r}"
+      if t.grad is None: t.grad = g
+      else: t.grad.assign(t.grad + g)
+    return self
+
   def assign(self, x) -> Tensor:
     """Writes x into this tensor's storage (lazily: at the next realize). x is broadcast to self's shape and must have
     self's dtype; a Python value becomes a tensor of self's dtype on self's device."""

@@ -303,7 +303,7 @@ static tg_status run_copy(tg_uop *call) {
     if (!st && n) st = tg_buffer_copyin(d, 0, tmp, n);
     free(tmp);
   }
-  if (!st) __atomic_add_fetch(&n_copies, 1, __ATOMIC_RELAXED);
+  if (!st) __atomic_add_fetch(&n_copies, 1, __ATOMIC_RELAXED), __atomic_add_fetch(&n_kernels, 1, __ATOMIC_RELAXED); /* tinygrad counts every CALL */
   return st;
 }
 

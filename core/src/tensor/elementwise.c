@@ -283,3 +283,6 @@ tg_tv tgt_binary(tgt_scope *S, int op, tg_tv x, tg_tv y) {
   }
   return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "invalid binary op %d", op);
 }
+
+/* x - y (reverse: y - x) as ElementwiseMixin.sub builds it, for the gradient rules. */
+tg_tv tgt_sub_rev(tgt_scope *S, tg_tv x, tg_tv y, int reverse) { return sub_rev(S, x, y, reverse); }

@@ -170,3 +170,6 @@ tg_tv tgt_cumalu(tgt_scope *S, tg_tv x, int64_t axis, tg_op op) {
           : op == TG_OP_MAX ? max_(S, pooled, &last, 1, 0) : prod_(S, pooled, &last, 1, 0, TG_DTYPE_NONE);
   return tgt_transpose(S, r, axis, -1);
 }
+
+/* UOp._rop, for the gradient rules. */
+tg_tv tgt_rop(tgt_scope *S, tg_tv x, tg_op op, const int64_t *axes, size_t n) { return rop(S, x, op, axes, n); }

@@ -581,6 +581,59 @@ TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor 
   return finish(&S, tgt_dot(&S, a, b, dtype), out);
 }
 
+static tg_tv clone_value(tgt_scope *S, tg_tv x, const char *device);
+
+/* ---------------- autograd ---------------- */
+
+/* OpMixin.gradient(*targets, gradient=): d self / d targets. flags & TG_GRADIENT_BACKWARD: the form Tensor.backward
+** uses: targets not in self's graph get NULL, and a device-less gradient is cloned onto its target's device. */
+TG_API tg_status tg_tensor_gradient(tg_tensor *self, tg_tensor *const *targets, size_t n, tg_tensor *gradient, unsigned flags,
+                                    tg_tensor **out) {
+  NEED_OUT("tg_tensor_gradient");
+  GET(self, "self", a);
+  if (n && !targets) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_gradient: targets is NULL with n=%zu", n);
+  tg_tv *tv = calloc(n + 1, sizeof *tv), *gr = calloc(n + 1, sizeof *gr);
+  if (!tv || !gr) return free(tv), free(gr), tg_err(TG_ERR_OUT_OF_MEMORY, "tg_tensor_gradient: out of memory");
+  tg_status st = TG_OK;
+  for (size_t i = 0; i < n && !st; i++) {
+    char what[48];
+    snprintf(what, sizeof what, "targets[%zu]", i);
+    st = tgt_tensor_get(targets[i], what, &tv[i]);
+  }
+  tg_tv g = {0};
+  if (!st && gradient) st = tgt_tensor_get(gradient, "gradient", &g);
+  tgt_scope S = {0};
+  tgt_shape sh;
+  if (!st && tgt_shape_of(&S, a, &sh)) st = S.st;
+  if (!st && !gradient && sh.n)
+    st = tg_err(TG_ERR_SHAPE, "when no gradient is provided, backward must be called on a scalar tensor");
+  int all_float = !st && tg_dt_is_float((tg_dtype)a.u->dtype);
+  for (size_t i = 0; i < n && all_float; i++) all_float = tg_dt_is_float((tg_dtype)tv[i].u->dtype);
+  if (!st && !all_float) st = tg_err(TG_ERR_DTYPE, "only float Tensors have gradient");
+  for (size_t i = 0; i < n && !st; i++)
+    if (tg_dt_is_weak((tg_dtype)tv[i].u->dtype)) st = tg_err(TG_ERR_DTYPE, "cannot take gradient wrt a weak Tensor");
+  if (!st && !gradient) g = tgt_const_like(&S, a, tgt_pyfloat(1.0), TG_DT_AUTO);
+  if (!st && !S.st) st = tgt_compute_gradient(&S, a, g, tv, n, gr);
+  if (!st) st = S.st;
+  for (size_t i = 0; i < n && !st; i++) {
+    out[i] = NULL;
+    tg_tv r = gr[i];
+    if (!r.u) {
+      if (flags & TG_GRADIENT_BACKWARD) continue;
+      r = tgt_const_like(&S, tv[i], tgt_pyint(0), TG_DT_AUTO);
+    } else if ((flags & TG_GRADIENT_BACKWARD) && !r.dev && tv[i].dev) {
+      r = clone_value(&S, r, tv[i].dev);
+    }
+    tgt_scope R = {0};
+    st = finish(&R, r, &out[i]);
+  }
+  if (st)
+    for (size_t i = 0; i < n; i++) tg_tensor_release(out[i]), out[i] = NULL;
+  tgt_scope_end(&S);
+  free(tv), free(gr);
+  return st;
+}
+
 /* ---------------- assign ---------------- */
 
 /* UOp.has_buffer_identity: a RESHAPE/UNSHARD/MSELECT chain down to a BUFFER or PARAM (through AFTER when after_ok). */

@@ -172,4 +172,12 @@ tg_tv tgt_sum(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, int keepdim,
 tg_tv tgt_reduce(tgt_scope *S, int op, tg_tv x, const int64_t *axes, size_t n, int keepdim, int acc_dtype);
 tg_tv tgt_dot(tgt_scope *S, tg_tv x, tg_tv w, int acc_dtype);
 tg_tv tgt_cumalu(tgt_scope *S, tg_tv x, int64_t axis, tg_op op);
+tg_tv tgt_rop(tgt_scope *S, tg_tv x, tg_op op, const int64_t *axes, size_t n); /* UOp._rop (axes sorted, size-1 dropped) */
+tg_tv tgt_sub_rev(tgt_scope *S, tg_tv x, tg_tv y, int reverse);               /* ElementwiseMixin.sub */
+
+/* ---------------- autograd (gradient.c: mixin/gradient.py) ---------------- */
+
+/* compute_gradient: grads[i] = d root / d targets[i] given root's gradient root_grad; .u NULL where no path leads.
+** Returns S->st (TG_ERR_UNSUPPORTED naming the op when one has no gradient rule). */
+tg_status tgt_compute_gradient(tgt_scope *S, tg_tv root, tg_tv root_grad, const tg_tv *targets, size_t nt, tg_tv *grads);
 #endif

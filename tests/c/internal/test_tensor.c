@@ -138,6 +138,14 @@ static void test_errors(void) {
   CHECK_ERR(tg_tensor_assign(NULL, a), TG_ERR_NULL_POINTER, "self is NULL");
   CHECK_ERR(tg_tensor_assign(a, NULL), TG_ERR_NULL_POINTER, "x is NULL");
   CHECK_ERR(tg_tensor_lower(NULL, 1, NULL), TG_ERR_NULL_POINTER, "tensors is NULL");
+  tg_tensor *g[1] = {NULL};
+  CHECK_ERR(tg_tensor_gradient(a, (tg_tensor *[]){a}, 1, NULL, 0, g), TG_ERR_SHAPE, "backward must be called on a scalar tensor");
+  CHECK_ERR(tg_tensor_gradient(i, (tg_tensor *[]){i}, 1, i, 0, g), TG_ERR_DTYPE, "only float Tensors have gradient");
+  CHECK_ERR(tg_tensor_gradient(a, NULL, 1, a, 0, g), TG_ERR_NULL_POINTER, "targets is NULL");
+  CHECK_ERR(tg_tensor_gradient(a, (tg_tensor *[]){NULL}, 1, a, 0, g), TG_ERR_NULL_POINTER, "targets[0]");
+  CHECK_ERR(tg_tensor_gradient(a, (tg_tensor *[]){a}, 1, a, 0, NULL), TG_ERR_NULL_POINTER, "out is NULL");
+  CHECK_OK(tg_tensor_gradient(a, (tg_tensor *[]){a}, 1, a, 0, g)); /* d a / d a with gradient a: a */
+  tg_tensor_release(g[0]);
   CHECK_ERR(tg_tensor_lower((tg_tensor *[]){a, NULL}, 2, NULL), TG_ERR_NULL_POINTER, "tensors[1]");
   tg_tensor *c = cint(-1), *two = cint(2), *zero = cint(0);
   CHECK_ERR(tg_tensor_binary(TG_BINARY_POW, i, c, &out), TG_ERR_DTYPE, "base needs to be float");
