@@ -427,6 +427,31 @@ TG_API tg_status tg_tensor_contiguous(tg_tensor *x, tg_tensor **out);
 ** TG_ERR_SHAPE for 0-d operands or mismatched inner dims ("cannot dot (2, 3) and (2, 3)"). Returns a new reference. */
 TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor **out);
 
+/* One index of x[...] (tinygrad's __getitem__): an int, a slice start:stop:step (fields present per `has`), None (a
+** new dim of size 1), Ellipsis, or a tensor of indices. */
+typedef enum tg_index_kind { TG_INDEX_INT = 0, TG_INDEX_SLICE = 1, TG_INDEX_NONE = 2, TG_INDEX_ELLIPSIS = 3, TG_INDEX_TENSOR = 4 } tg_index_kind;
+#define TG_INDEX_HAS_START 1u
+#define TG_INDEX_HAS_STOP 2u
+#define TG_INDEX_HAS_STEP 4u
+typedef struct tg_index {
+  tg_index_kind kind;
+  uint32_t has;        /* TG_INDEX_HAS_* for a slice: the parts given (Python's None otherwise) */
+  int64_t start;       /* the int of TG_INDEX_INT; a slice's start */
+  int64_t stop, step;  /* a slice's stop and step */
+  tg_tensor *tensor;   /* TG_INDEX_TENSOR (borrowed) */
+} tg_index;
+
+/* x[idx[0], ..., idx[n-1]] as tinygrad indexes: views (shrink, flip, strided reshape) and one reshape, no copy.
+** Errors as tinygrad's: TG_ERR_OUT_OF_RANGE "index=5 is out of bounds with size=3", "too many indices (3) for 2D",
+** "indices can only have a single ellipsis"; TG_ERR_INVALID_ARGUMENT for a 0 step; TG_ERR_UNSUPPORTED for tensor
+** indices (not yet). Returns a new reference. */
+TG_API tg_status tg_tensor_getitem(tg_tensor *x, const tg_index *idx, size_t n, tg_tensor **out);
+
+/* tensors[0].stack(*tensors[1:], dim=dim) / .cat(...): n >= 1 tensors, borrowed. stack needs equal shapes and adds dim;
+** cat needs equal shapes outside dim. TG_ERR_SHAPE naming the shapes otherwise. Returns a new reference. */
+TG_API tg_status tg_tensor_stack(tg_tensor *const *tensors, size_t n, int64_t dim, tg_tensor **out);
+TG_API tg_status tg_tensor_cat(tg_tensor *const *tensors, size_t n, int64_t dim, tg_tensor **out);
+
 /* Flags for tg_tensor_gradient. */
 #define TG_GRADIENT_BACKWARD 1u /* Tensor.backward's form: NULL for targets not in self's graph; device-less gradients are
                                    placed on their target's device */

@@ -234,6 +234,46 @@ class Tensor:
   def long(self) -> Tensor: return self.cast(dtypes.long)
   def short(self) -> Tensor: return self.cast(dtypes.short)
   def contiguous(self) -> Tensor: return _call("tg_tensor_contiguous", self._h)
+  # ---------------- indexing, stack, cat, split ----------------
+
+  def __getitem__(self, indices) -> Tensor:
+    """x[...] with int, slice, None and Ellipsis indices (views, no copy), as tinygrad indexes."""
+    if (isinstance(indices, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in indices)) or not isinstance(indices, (tuple, list)):
+      indices = [indices]
+    idx = ffi.new("tg_index[]", max(1, len(indices)))
+    for k, i in enumerate(indices):
+      e = idx[k]
+      if i is None: e.kind = lib().TG_INDEX_NONE
+      elif i is Ellipsis: e.kind = lib().TG_INDEX_ELLIPSIS
+      elif isinstance(i, bool): raise IndexError(f"{type(i).__name__} indexing is not supported")
+      elif isinstance(i, int): e.kind, e.start = lib().TG_INDEX_INT, i
+      elif isinstance(i, slice):
+        if not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in (i.start, i.stop, i.step)):
+          raise TypeError(f"slice index={i!r} is not supported")
+        e.kind = lib().TG_INDEX_SLICE
+        for bit, v, f in ((1, i.start, "start"), (2, i.stop, "stop"), (4, i.step, "step")):
+          if v is not None: e.has |= bit; setattr(e, f, v)
+      elif isinstance(i, (Tensor, list, tuple)): e.kind = lib().TG_INDEX_TENSOR; e.tensor = i._h if isinstance(i, Tensor) else ffi.NULL
+      else: raise IndexError(f"{type(i).__name__} indexing is not supported")
+    return _call("tg_tensor_getitem", self._h, idx, len(indices))
+  def stack(self, *args: Tensor, dim: int = 0) -> Tensor:
+    ts = _argfix(self, *args)
+    return _call("tg_tensor_stack", ffi.new("tg_tensor *[]", [t._h for t in ts]), len(ts), dim)
+  def cat(self, *args: Tensor, dim: int = 0) -> Tensor:
+    ts = _argfix(self, *args)
+    return _call("tg_tensor_cat", ffi.new("tg_tensor *[]", [t._h for t in ts]), len(ts), dim)
+  def split(self, sizes, dim: int = 0) -> tuple[Tensor, ...]:
+    dim = self._resolve_dim(dim)
+    dim_sz = self.shape[dim]
+    if isinstance(sizes, int): sizes = [min(sizes, dim_sz - i) for i in range(0, max(1, dim_sz), max(1, sizes))]
+    assert sum(sizes) == dim_sz, f"expect sizes to sum exactly to {dim_sz}, but got {sum(sizes)}"
+    return tuple(self.shrink(tuple((sum(sizes[:i]), sum(sizes[:i + 1])) if j == dim else None for j in range(self.ndim))) for i in range(len(sizes)))
+  def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
+    dim = self._resolve_dim(dim)
+    dim_sz = self.shape[dim]
+    assert chunks > 0, f"expect chunks to be greater than 0, got: {chunks}"
+    return list(self.split(-(-dim_sz // chunks) if dim_sz else [0] * chunks, dim=dim))
+
   # ---------------- autograd ----------------
 
   def gradient(self, *targets: Tensor, gradient: Tensor | None = None) -> list[Tensor]:

@@ -581,6 +581,45 @@ TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor 
   return finish(&S, tgt_dot(&S, a, b, dtype), out);
 }
 
+/* ---------------- stack, cat, getitem ---------------- */
+
+static tg_status get_list(tg_tensor *const *ts, size_t n, const char *fn, tg_tv *out) {
+  if (!ts) return tg_err(TG_ERR_NULL_POINTER, "%s: tensors is NULL", fn);
+  if (!n) return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: no tensors", fn);
+  if (n > 4096) return tg_err(TG_ERR_UNSUPPORTED, "%s: %zu tensors (at most 4096)", fn, n);
+  for (size_t i = 0; i < n; i++) {
+    char what[48];
+    snprintf(what, sizeof what, "tensors[%zu]", i);
+    tg_status st = tgt_tensor_get(ts[i], what, &out[i]);
+    if (st) return st;
+  }
+  return TG_OK;
+}
+
+TG_API tg_status tg_tensor_stack(tg_tensor *const *tensors, size_t n, int64_t dim, tg_tensor **out) {
+  NEED_OUT("tg_tensor_stack");
+  tg_tv v[4096];
+  CHECK(get_list(tensors, n, "tg_tensor_stack", v));
+  tgt_scope S = {0};
+  return finish(&S, tgt_stack(&S, v, n, dim), out);
+}
+
+TG_API tg_status tg_tensor_cat(tg_tensor *const *tensors, size_t n, int64_t dim, tg_tensor **out) {
+  NEED_OUT("tg_tensor_cat");
+  tg_tv v[4096];
+  CHECK(get_list(tensors, n, "tg_tensor_cat", v));
+  tgt_scope S = {0};
+  return finish(&S, tgt_cat(&S, v, n, dim), out);
+}
+
+TG_API tg_status tg_tensor_getitem(tg_tensor *x, const tg_index *idx, size_t n, tg_tensor **out) {
+  NEED_OUT("tg_tensor_getitem");
+  GET(x, "x", a);
+  if (n && !idx) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_getitem: idx is NULL with n=%zu", n);
+  tgt_scope S = {0};
+  return finish(&S, tgt_getitem(&S, a, idx, n), out);
+}
+
 static tg_tv clone_value(tgt_scope *S, tg_tv x, const char *device);
 
 /* ---------------- autograd ---------------- */

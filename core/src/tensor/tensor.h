@@ -175,6 +175,12 @@ tg_tv tgt_cumalu(tgt_scope *S, tg_tv x, int64_t axis, tg_op op);
 tg_tv tgt_rop(tgt_scope *S, tg_tv x, tg_op op, const int64_t *axes, size_t n); /* UOp._rop (axes sorted, size-1 dropped) */
 tg_tv tgt_sub_rev(tgt_scope *S, tg_tv x, tg_tv y, int reverse);               /* ElementwiseMixin.sub */
 
+/* ---------------- stack, cat, indexing (combine.c) ---------------- */
+
+tg_tv tgt_stack(tgt_scope *S, const tg_tv *ts, size_t n, int64_t dim);
+tg_tv tgt_cat(tgt_scope *S, const tg_tv *ts, size_t n, int64_t dim);
+tg_tv tgt_getitem(tgt_scope *S, tg_tv x, const tg_index *idx, size_t n); /* int, slice, None, Ellipsis */
+
 /* ---------------- autograd (gradient.c: mixin/gradient.py) ---------------- */
 
 /* compute_gradient: grads[i] = d root / d targets[i] given root's gradient root_grad; .u NULL where no path leads.

@@ -1,0 +1,77 @@
+"""The Tensor API beyond the engine's core ops (issue 4), each against tinygrad 0.14.0 (DEV=CPU) in the same run:
+the UOp graph equals tinygrad's (helper_graph), values and output dtypes equal, and bad input raises tinygrad's
+exception type. Covered here: __getitem__ (int, slice with steps, None, Ellipsis), stack, cat, split, chunk."""
+import os
+os.environ.setdefault("DEV", "CPU")
+import numpy as np
+import pytest
+tinygrad = pytest.importorskip("tinygrad")
+import tinygrad as tg
+import tgc
+from test_tensor_graph import helper_graph
+
+X = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+
+INDEXES = [
+  1, -1, (0, 2), (slice(None), 1), (slice(1, 3),), (slice(None, None, 2),), (slice(None, None, -1),), (slice(3, 0, -2),),
+  (Ellipsis, 2), (None, 1), (1, None, slice(None), None), (slice(-3, -1), Ellipsis, slice(None, None, 3)),
+  (slice(10, 20),), (slice(2, 1),), (0, slice(1, 4, 2), slice(None, None, -2)), (Ellipsis,), (slice(-100, 100, 3),),
+]
+
+@pytest.mark.parametrize("ix", INDEXES, ids=[repr(i) for i in INDEXES])
+def test_getitem_values_and_graph(ix):
+  want, got = tg.Tensor(X)[ix], tgc.Tensor(X)[ix]
+  assert got.shape == want.shape
+  np.testing.assert_array_equal(got.numpy(), want.numpy())
+  helper_graph(lambda T, d: T.empty(3, 4, 5)[ix])
+
+@pytest.mark.parametrize("ix,exc", [(3, IndexError), ((0, 0, 0, 0), IndexError), ((Ellipsis, Ellipsis), IndexError),
+                                    (slice(None, None, 0), ValueError), (-4, IndexError)])
+def test_getitem_errors_match_tinygrad(ix, exc):
+  for lib in (tg, tgc):
+    with pytest.raises(exc): lib.Tensor(X)[ix]
+
+def _both(fn):
+  want, got = fn(tg.Tensor), fn(tgc.Tensor)
+  assert got.shape == want.shape and str(got.dtype) == str(want.dtype)
+  np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+@pytest.mark.parametrize("dim", [0, 1, -1, 2])
+def test_stack(dim):
+  _both(lambda T: T(X[0]).stack(T(X[1]), T(X[2]), dim=dim))
+  helper_graph(lambda T, d: T.empty(4, 5).stack(T.empty(4, 5), dim=dim))
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cat_equal_and_unequal(dim):
+  _both(lambda T: T(X[0]).cat(T(X[1]), dim=dim))
+  _both(lambda T: T(X).cat(T(X[:, :2] if dim == 1 else X[:, :, :1] if dim == -1 else X[:1]), dim=dim))
+  helper_graph(lambda T, d: T.empty(4, 5).cat(T.empty(2, 5), T.empty(1, 5)))
+  helper_graph(lambda T, d: T.empty(4, 5).cat(T.empty(4, 5), dim=1))
+
+def test_stack_and_cat_promote_dtypes_and_python_consts():
+  _both(lambda T: T([1, 2]).stack(T([1.5, 2.5])))
+  _both(lambda T: T([1, 2], dtype="int8").cat(T([3, 4], dtype="int16")))
+
+def test_split_and_chunk():
+  for lib in (tg, tgc):
+    pass
+  for args in ((2,), ([1, 2],), (2, 1), (3, -1)):
+    want, got = tg.Tensor(X).split(*args), tgc.Tensor(X).split(*args)
+    assert len(got) == len(want)
+    for g, w in zip(got, want): np.testing.assert_array_equal(g.numpy(), w.numpy())
+  for n in (1, 2, 3, 5):
+    want, got = tg.Tensor(X).chunk(n, 2), tgc.Tensor(X).chunk(n, 2)
+    assert [g.shape for g in got] == [w.shape for w in want]
+
+def test_stack_cat_errors():
+  for lib in (tg, tgc):
+    with pytest.raises((AssertionError, ValueError)): lib.Tensor(X).stack(lib.Tensor(X[0]))
+    with pytest.raises((AssertionError, ValueError)): lib.Tensor(X).cat(lib.Tensor(X[0]))
+
+def test_getitem_gradient_flows_like_tinygrad():
+  res = []
+  for lib in (tg, tgc):
+    x = lib.Tensor(X).realize()
+    g = (x[1:, ::2, -1] * 3).sum().gradient(x)[0]
+    res.append(g.numpy())
+  np.testing.assert_array_equal(res[1], res[0])
