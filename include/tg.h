@@ -447,9 +447,11 @@ typedef struct tg_index {
 ** indices (not yet). Returns a new reference. */
 TG_API tg_status tg_tensor_getitem(tg_tensor *x, const tg_index *idx, size_t n, tg_tensor **out);
 
-/* tensors[0].stack(*tensors[1:], dim=dim) / .cat(...): n >= 1 tensors, borrowed. stack needs equal shapes and adds dim;
-** cat needs equal shapes outside dim. TG_ERR_SHAPE naming the shapes otherwise. Returns a new reference. */
+/* tensors[0].stack(*tensors[1:], dim=dim): n >= 1 tensors of one shape (TG_ERR_SHAPE naming them otherwise), borrowed,
+** stacked along a new dim. Returns a new reference. */
 TG_API tg_status tg_tensor_stack(tg_tensor *const *tensors, size_t n, int64_t dim, tg_tensor **out);
+/* tensors[0].cat(*tensors[1:], dim=dim): shapes equal outside dim (TG_ERR_SHAPE naming them otherwise). Returns a new
+** reference. */
 TG_API tg_status tg_tensor_cat(tg_tensor *const *tensors, size_t n, int64_t dim, tg_tensor **out);
 
 /* Flags for tg_tensor_gradient. */
