@@ -310,7 +310,8 @@ typedef enum tg_binary_op {
   TG_BINARY_TRUNCDIV = 5, TG_BINARY_MOD = 6, TG_BINARY_FMOD = 7, TG_BINARY_POW = 8, TG_BINARY_MAXIMUM = 9,
   TG_BINARY_MINIMUM = 10, TG_BINARY_LT = 11, TG_BINARY_GT = 12, TG_BINARY_LE = 13, TG_BINARY_GE = 14,
   TG_BINARY_EQ = 15, TG_BINARY_NE = 16, TG_BINARY_AND = 17, TG_BINARY_OR = 18, TG_BINARY_XOR = 19,
-  TG_BINARY_SHL = 20, TG_BINARY_SHR = 21
+  TG_BINARY_SHL = 20, TG_BINARY_SHR = 21,
+  TG_BINARY_THREEFRY = 22 /* x.threefry(key): threefry2x32 of uint64 x keyed by uint64 key (tinygrad's random bits) */
 } tg_binary_op;
 
 /* Reductions, as tinygrad's sum/prod/max/min/mean/any/all. */

@@ -454,7 +454,7 @@ TG_API tg_status tg_tensor_binary(tg_binary_op op, tg_tensor *x, tg_tensor *y, t
   NEED_OUT("tg_tensor_binary");
   GET(x, "x", a);
   GET(y, "y", b);
-  if ((unsigned)op > TG_BINARY_SHR) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_binary: invalid op %d", (int)op);
+  if ((unsigned)op > TG_BINARY_THREEFRY) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_binary: invalid op %d", (int)op);
   tgt_scope S = {0};
   return finish(&S, tgt_binary(&S, (int)op, a, b), out);
 }
