@@ -32,13 +32,15 @@ def cases(lib_name):
 
 def run(libs=("tgc", "tinygrad", "numpy")):
   """Interleaved: each round times every case of every library back to back, so load on the (shared) machine hits all alike."""
+  libs = tuple(libs)
   cs = {lib: cases(lib) for lib in libs}
   for lib in libs:
     for fn, _ in cs[lib].values(): fn(); fn()  # warm-up: compile, fill the caches
   ts = {lib: {k: [] for k in cs[lib]} for lib in libs}
-  for _ in range(ROUNDS):
+  for r in range(ROUNDS):
     for k in ("eager", "matmul", "elemwise"):
-      for lib in libs: ts[lib][k].append(once(*cs[lib][k]))
+      # the order rotates each round: whoever runs right after numpy's matmul shares the cores with OpenBLAS's spinning threads
+      for lib in libs[r % len(libs):] + libs[:r % len(libs)]: ts[lib][k].append(once(*cs[lib][k]))
   return ts
 
 if __name__ == "__main__":
