@@ -805,9 +805,12 @@ TG_API tg_status tg_program_launch(tg_program *h, tg_buffer *const *bufs, size_t
   if (!bb) return tg_err(TG_ERR_OUT_OF_MEMORY, "tg_program_launch: out of host memory");
   for (size_t i = 0; i < n_bufs && st == TG_OK; i++) {
     buffer *b;
-    char what[64];
-    snprintf(what, sizeof what, "tg_program_launch: bufs[%zu]", i);
-    if ((st = tg_handle_get(bufs[i], TG_H_BUFFER, what, (void **)&b)) != TG_OK) break;
+    if (tg_handle_get(bufs[i], TG_H_BUFFER, "tg_program_launch: bufs[i]", (void **)&b) != TG_OK) {
+      char what[64]; /* the message names the index; formatted only on the error path */
+      snprintf(what, sizeof what, "tg_program_launch: bufs[%zu]", i);
+      st = tg_handle_get(bufs[i], TG_H_BUFFER, what, (void **)&b);
+      break;
+    }
     if (b->d != p->d) st = tg_err(TG_ERR_INVALID_ARGUMENT, "tg_program_launch: bufs[%zu] is on %s, the program on %s", i, b->d->name, p->d->name);
     else bb[i] = b->bb;
   }
