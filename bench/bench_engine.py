@@ -5,39 +5,52 @@ heuristics, no BEAM) vs numpy. Run: python bench/bench_engine.py   (not run by t
   matmul   1024x1024 float32 a@b, realized, GFLOPS (2*n^3 / time)
   elemwise (a*b+1).relu() on 16M float32, GB/s counting 2 reads + 1 write
 The schedule+codegen-only timing of issue 3's item 6(b) is not measured yet."""
-import os, time
+import os, statistics, time
 os.environ.setdefault("DEV", "CPU")
 import numpy as np
 
-def best(fn, reps=5, inner=1):
-  fn()  # warm-up (compiles)
-  ts = []
-  for _ in range(reps):
-    t = time.perf_counter()
-    for _ in range(inner): fn()
-    ts.append((time.perf_counter() - t) / inner)
-  return min(ts)
+ROUNDS = int(os.environ.get("ROUNDS", "7"))
 
-def bench(lib_name):
+def once(fn, inner=1):
+  t = time.perf_counter()
+  for _ in range(inner): fn()
+  return (time.perf_counter() - t) / inner
+
+def cases(lib_name):
+  """name -> (callable, inner repeats), inputs already realized; each call does the full eager path (result dropped)."""
   if lib_name == "numpy":
     a, b = np.ones((512, 512), np.float32), np.ones((512, 512), np.float32)
     m1, m2 = np.random.rand(1024, 1024).astype(np.float32), np.random.rand(1024, 1024).astype(np.float32)
     e1, e2 = np.random.rand(1 << 24).astype(np.float32), np.random.rand(1 << 24).astype(np.float32)
-    return {"eager": best(lambda: a + b, inner=50), "matmul": best(lambda: m1 @ m2), "elemwise": best(lambda: np.maximum(e1 * e2 + 1, 0))}
-  lib = __import__(lib_name)
-  T = lib.Tensor
+    return {"eager": (lambda: a + b, 50), "matmul": (lambda: m1 @ m2, 1), "elemwise": (lambda: np.maximum(e1 * e2 + 1, 0), 1)}
+  T = __import__(lib_name).Tensor
   a, b = T(np.ones((512, 512), np.float32)).realize(), T(np.ones((512, 512), np.float32)).realize()
   m1, m2 = T(np.random.rand(1024, 1024).astype(np.float32)).realize(), T(np.random.rand(1024, 1024).astype(np.float32)).realize()
   e1, e2 = T(np.random.rand(1 << 24).astype(np.float32)).realize(), T(np.random.rand(1 << 24).astype(np.float32)).realize()
-  return {"eager": best(lambda: (a + b).realize(), inner=50), "matmul": best(lambda: (m1 @ m2).realize()),
-          "elemwise": best(lambda: (e1 * e2 + 1).relu().realize())}
+  return {"eager": (lambda: (a + b).realize(), 50), "matmul": (lambda: (m1 @ m2).realize(), 1),
+          "elemwise": (lambda: (e1 * e2 + 1).relu().realize(), 1)}
+
+def run(libs=("tgc", "tinygrad", "numpy")):
+  """Interleaved: each round times every case of every library back to back, so load on the (shared) machine hits all alike."""
+  libs = tuple(libs)
+  cs = {lib: cases(lib) for lib in libs}
+  for lib in libs:
+    for fn, _ in cs[lib].values(): fn(); fn()  # warm-up: compile, fill the caches
+  ts = {lib: {k: [] for k in cs[lib]} for lib in libs}
+  for r in range(ROUNDS):
+    for k in ("eager", "matmul", "elemwise"):
+      # the order rotates each round: whoever runs right after numpy's matmul shares the cores with OpenBLAS's spinning threads
+      for lib in libs[r % len(libs):] + libs[:r % len(libs)]: ts[lib][k].append(once(*cs[lib][k]))
+  return ts
 
 if __name__ == "__main__":
-  res = {name: bench(name) for name in ("tgc", "tinygrad", "numpy")}
-  print(f"{'':10s} {'tgc':>12s} {'tinygrad':>12s} {'numpy':>12s}   tgc vs tinygrad")
-  e = {k: v["eager"] * 1e6 for k, v in res.items()}
-  print(f"{'eager us':10s} {e['tgc']:12.1f} {e['tinygrad']:12.1f} {e['numpy']:12.1f}   {e['tinygrad'] / e['tgc']:.1f}x lower overhead")
-  g = {k: 2 * 1024**3 / v["matmul"] / 1e9 for k, v in res.items()}
-  print(f"{'matmul GF':10s} {g['tgc']:12.1f} {g['tinygrad']:12.1f} {g['numpy']:12.1f}   {g['tgc'] / g['tinygrad']:.2f}x")
-  w = {k: 3 * 4 * (1 << 24) / v["elemwise"] / 1e9 for k, v in res.items()}
-  print(f"{'elem GB/s':10s} {w['tgc']:12.1f} {w['tinygrad']:12.1f} {w['numpy']:12.1f}   {w['tgc'] / w['tinygrad']:.2f}x")
+  ts = run()
+  for stat, f in (("min", min), ("median", statistics.median)):
+    res = {lib: {k: f(v) for k, v in d.items()} for lib, d in ts.items()}
+    print(f"{stat + ' of ' + str(ROUNDS):10s} {'tgc':>12s} {'tinygrad':>12s} {'numpy':>12s}   tgc vs tinygrad")
+    e = {k: v["eager"] * 1e6 for k, v in res.items()}
+    print(f"{'eager us':10s} {e['tgc']:12.1f} {e['tinygrad']:12.1f} {e['numpy']:12.1f}   {e['tinygrad'] / e['tgc']:.1f}x lower overhead")
+    g = {k: 2 * 1024**3 / v["matmul"] / 1e9 for k, v in res.items()}
+    print(f"{'matmul GF':10s} {g['tgc']:12.1f} {g['tinygrad']:12.1f} {g['numpy']:12.1f}   {g['tgc'] / g['tinygrad']:.2f}x")
+    w = {k: 3 * 4 * (1 << 24) / v["elemwise"] / 1e9 for k, v in res.items()}
+    print(f"{'elem GB/s':10s} {w['tgc']:12.1f} {w['tinygrad']:12.1f} {w['numpy']:12.1f}   {w['tgc'] / w['tinygrad']:.2f}x")

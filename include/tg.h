@@ -213,7 +213,9 @@ TG_API tg_status tg_buffer_device(tg_buffer *buffer, tg_device **out);
 /* Adds a reference. */
 TG_API tg_status tg_buffer_retain(tg_buffer *buffer);
 
-/* Drops a reference; the memory is freed with the last one. NULL is a no-op; a handle already released returns
+/* Drops a reference; the memory is freed with the last one: kept in the device's cache of freed buffers for the next
+** tg_buffer_alloc() of the same size (tinygrad's LRU allocator; at most 1 GiB per device, given back when an allocation
+** fails; LRU=0 in the environment frees at once). NULL is a no-op; a handle already released returns
 ** TG_ERR_INVALID_HANDLE. */
 TG_API tg_status tg_buffer_release(tg_buffer *buffer);
 

@@ -12,10 +12,18 @@
 #include <string.h>
 #include <strings.h>
 
+#include "helpers.h"
 #include "runtime/cpu.h"
 #include "tgc_internal.h"
 
 typedef struct backend backend;
+
+/* A freed buffer kept for the next allocation of the same size (tinygrad's LRUAllocator): a fresh allocation of a
+** large buffer costs an mmap, a page fault per page and an munmap, often more than the kernel that writes it. */
+typedef struct cached_buf {
+  size_t size;
+  tg_backend_buffer *bb;
+} cached_buf;
 
 typedef struct device {
   backend *b;
@@ -26,6 +34,8 @@ typedef struct device {
   tg_backend_device *bdev;     /* opened on first use */
   tg_device_caps caps;
   tg_device_properties props;
+  cached_buf *lru;             /* oldest first; under mu */
+  size_t lru_n, lru_cap, lru_bytes;
 } device;
 
 struct backend {
@@ -182,8 +192,52 @@ static void quarantine(backend *b, tg_backend_state state) {
   snprintf(b->reason, sizeof b->reason, "%s", tg_last_error());
 }
 
+/* ---------------- buffer cache (tinygrad's LRUAllocator) ---------------- */
+
+#define LRU_MAX_BYTES ((size_t)1 << 30) /* cached bytes per device above this go back to the backend, oldest first */
+
+/* Caller holds d->mu. */
+static void lru_evict(device *d, size_t keep_bytes) {
+  size_t i = 0;
+  while (i < d->lru_n && d->lru_bytes > keep_bytes) {
+    d->b->api.free(d->bdev, d->lru[i].bb);
+    d->lru_bytes -= d->lru[i++].size;
+  }
+  memmove(d->lru, d->lru + i, (d->lru_n - i) * sizeof *d->lru);
+  d->lru_n -= i;
+}
+
+/* The newest cached buffer of exactly nbytes, taken out of the cache, or NULL. Caller holds d->mu. */
+static tg_backend_buffer *lru_take(device *d, size_t nbytes) {
+  for (size_t i = d->lru_n; i-- > 0;) {
+    if (d->lru[i].size != nbytes) continue;
+    tg_backend_buffer *bb = d->lru[i].bb;
+    memmove(d->lru + i, d->lru + i + 1, (d->lru_n - i - 1) * sizeof *d->lru);
+    d->lru_n--, d->lru_bytes -= nbytes;
+    return bb;
+  }
+  return NULL;
+}
+
+/* Keeps a base buffer for reuse; 0 when it must be freed now (LRU=0, as in tinygrad, or no room). Caller holds d->mu. */
+static int lru_put(device *d, tg_backend_buffer *bb, size_t nbytes) {
+  if (!tg_getenv_int("LRU", 1) || nbytes > LRU_MAX_BYTES) return 0;
+  if (d->lru_n == d->lru_cap) {
+    size_t ncap = d->lru_cap ? d->lru_cap * 2 : 16;
+    cached_buf *nl = realloc(d->lru, ncap * sizeof *nl);
+    if (!nl) return 0;
+    d->lru = nl, d->lru_cap = ncap;
+  }
+  d->lru[d->lru_n++] = (cached_buf){nbytes, bb};
+  d->lru_bytes += nbytes;
+  lru_evict(d, LRU_MAX_BYTES);
+  return 1;
+}
+
 static void free_devices(backend *b) {
   for (int i = 0; i < b->ndev; i++) {
+    if (b->devs[i]->bdev) lru_evict(b->devs[i], 0);
+    free(b->devs[i]->lru);
     void *dead;
     if (b->devs[i]->handle) tg_handle_release(b->devs[i]->handle, TG_H_DEVICE, "device", &dead);
     pthread_mutex_destroy(&b->devs[i]->mu);
@@ -561,7 +615,12 @@ TG_API tg_status tg_buffer_alloc(tg_device *h, size_t nbytes, tg_buffer **out) {
   pthread_mutex_lock(&d->mu);
   if ((st = ensure_open(d)) == TG_OK) {
     backend_msg[0] = 0;
-    if ((st = d->b->api.alloc(d->bdev, nbytes, &buf->bb)) != TG_OK) st = backend_fail(d->name, "alloc", st);
+    if (!(buf->bb = lru_take(d, nbytes)) && (st = d->b->api.alloc(d->bdev, nbytes, &buf->bb)) != TG_OK && d->lru_n) {
+      lru_evict(d, 0); /* out of memory with buffers parked in the cache: give them back and try once more */
+      backend_msg[0] = 0;
+      st = d->b->api.alloc(d->bdev, nbytes, &buf->bb);
+    }
+    if (st != TG_OK) st = backend_fail(d->name, "alloc", st);
   }
   pthread_mutex_unlock(&d->mu);
   void *hb = st == TG_OK ? tg_handle_new(TG_H_BUFFER, buf) : NULL;
@@ -638,7 +697,7 @@ TG_API tg_status tg_buffer_release(tg_buffer *h) {
   tg_status st = tg_handle_release(h, TG_H_BUFFER, "tg_buffer_release: buffer", (void **)&b);
   if (st || !b) return st;
   pthread_mutex_lock(&b->d->mu);
-  b->d->b->api.free(b->d->bdev, b->bb);
+  if (b->parent || !lru_put(b->d, b->bb, b->size)) b->d->b->api.free(b->d->bdev, b->bb); /* a view is never cached */
   pthread_mutex_unlock(&b->d->mu);
   tg_buffer *parent = b->parent;
   free(b);
@@ -752,9 +811,12 @@ TG_API tg_status tg_program_launch(tg_program *h, tg_buffer *const *bufs, size_t
   if (!bb) return tg_err(TG_ERR_OUT_OF_MEMORY, "tg_program_launch: out of host memory");
   for (size_t i = 0; i < n_bufs && st == TG_OK; i++) {
     buffer *b;
-    char what[64];
-    snprintf(what, sizeof what, "tg_program_launch: bufs[%zu]", i);
-    if ((st = tg_handle_get(bufs[i], TG_H_BUFFER, what, (void **)&b)) != TG_OK) break;
+    if (tg_handle_get(bufs[i], TG_H_BUFFER, "tg_program_launch: bufs[i]", (void **)&b) != TG_OK) {
+      char what[64]; /* the message names the index; formatted only on the error path */
+      snprintf(what, sizeof what, "tg_program_launch: bufs[%zu]", i);
+      st = tg_handle_get(bufs[i], TG_H_BUFFER, what, (void **)&b);
+      break;
+    }
     if (b->d != p->d) st = tg_err(TG_ERR_INVALID_ARGUMENT, "tg_program_launch: bufs[%zu] is on %s, the program on %s", i, b->d->name, p->d->name);
     else bb[i] = b->bb;
   }

@@ -99,6 +99,28 @@ static void test_buffers(void) {
   CHECK_OK(tg_buffer_release(NULL));
 }
 
+/* A released buffer parks in the device's cache: the next allocations of its size must each get their own memory. */
+static void test_buffer_reuse(void) {
+  tg_device *d = cpu();
+  tg_buffer *a, *b, *c;
+  float one[4] = {1, 1, 1, 1}, two[4] = {2, 2, 2, 2}, out[4];
+  CHECK_OK(tg_buffer_alloc(d, sizeof one, &a));
+  CHECK_OK(tg_buffer_release(a));
+  CHECK_OK(tg_buffer_alloc(d, sizeof one, &b));
+  CHECK_OK(tg_buffer_alloc(d, sizeof one, &c));
+  CHECK_OK(tg_buffer_copyin(b, 0, one, sizeof one));
+  CHECK_OK(tg_buffer_copyin(c, 0, two, sizeof two));
+  CHECK_OK(tg_buffer_copyout(b, 0, out, sizeof out));
+  CHECK(out[0] == 1 && out[3] == 1);
+  CHECK_OK(tg_buffer_release(c)); /* cached; the next allocation takes it over, b stays apart */
+  CHECK_OK(tg_buffer_alloc(d, sizeof one, &a));
+  CHECK_OK(tg_buffer_copyin(a, 0, two, sizeof two));
+  CHECK_OK(tg_buffer_copyout(b, 0, out, sizeof out));
+  CHECK(out[0] == 1 && out[3] == 1);
+  CHECK_OK(tg_buffer_release(a));
+  CHECK_OK(tg_buffer_release(b));
+}
+
 static void test_bad_input(void) {
   tg_device *d = cpu(), *dout;
   tg_buffer *b = NULL, *bout;
@@ -208,6 +230,7 @@ int main(void) {
   test_versions_and_errors();
   test_devices();
   test_buffers();
+  test_buffer_reuse();
   test_bad_input();
   test_kernels();
   size_t live = 99;

@@ -410,14 +410,27 @@ static void test_reduce(void) {
   free(in);
 }
 
-/* Each grid point counts itself and records the thread it ran on. */
+/* Each grid point counts itself and records the thread it ran on. With vals[2] = n points, it then waits (2 s at most)
+** until some other thread has recorded itself: chunks go to whichever thread claims them first, so without the wait the
+** launching thread may run them all before a worker wakes. */
 static const char *who_src =
-    "#include <stdint.h>\n#include <pthread.h>\n"
+    "#include <stdint.h>\n#include <pthread.h>\n#include <sched.h>\n#include <time.h>\n"
     "void who(void *const *bufs, const int64_t *vals, const uint32_t gid[3]) {\n"
-    "  uint64_t *out = bufs[0];\n"
+    "  uint64_t *out = bufs[0], me = (uint64_t)pthread_self();\n"
     "  uint64_t i = gid[0] + (uint64_t)vals[0] * (gid[1] + (uint64_t)vals[1] * gid[2]);\n"
     "  __atomic_fetch_add(&out[2 * i], 1, __ATOMIC_RELAXED);\n"
-    "  out[2 * i + 1] = (uint64_t)pthread_self();\n"
+    "  __atomic_store_n(&out[2 * i + 1], me, __ATOMIC_RELEASE);\n"
+    "  struct timespec t0, t;\n"
+    "  clock_gettime(CLOCK_MONOTONIC, &t0);\n"
+    "  for (int other = 0; vals[2] > 1 && !other;) {\n"
+    "    for (int64_t k = 0; k < vals[2] && !other; k++) {\n"
+    "      uint64_t v = __atomic_load_n(&out[2 * k + 1], __ATOMIC_ACQUIRE);\n"
+    "      other = v != 0 && v != me;\n"
+    "    }\n"
+    "    clock_gettime(CLOCK_MONOTONIC, &t);\n"
+    "    if (t.tv_sec - t0.tv_sec > 2) break;\n"
+    "    sched_yield();\n"
+    "  }\n"
     "}\n";
 
 static void check_grid(tg_backend_program *p, uint32_t gx, uint32_t gy, uint32_t gz, int want_threads) {
@@ -426,8 +439,8 @@ static void check_grid(tg_backend_program *p, uint32_t gx, uint32_t gy, uint32_t
   tg_backend_buffer *buf = NULL;
   CHECK_OK(api->alloc(dev, 2 * n * sizeof(uint64_t), &buf));
   CHECK_OK(api->copyin(dev, buf, 0, out, 2 * n * sizeof(uint64_t)));
-  int64_t vals[2] = {gx, gy};
-  CHECK_OK(run(p, &buf, 1, vals, 2, gx, gy, gz));
+  int64_t vals[3] = {gx, gy, want_threads ? (int64_t)n : 0};
+  CHECK_OK(run(p, &buf, 1, vals, 3, gx, gy, gz));
   CHECK_OK(api->copyout(dev, buf, 0, out, 2 * n * sizeof(uint64_t)));
   int once = 1, ntids = 0;
   for (size_t i = 0; i < n; i++) {
@@ -453,11 +466,11 @@ static void test_threads(void) {
   enum { LAUNCHES = 2000, POINTS = 7 };
   uint64_t out[2 * POINTS] = {0};
   tg_backend_buffer *buf = NULL;
-  int64_t vals[2] = {POINTS, 1};
+  int64_t vals[3] = {POINTS, 1, 0};
   CHECK_OK(api->alloc(dev, sizeof(out), &buf));
   CHECK_OK(api->copyin(dev, buf, 0, out, sizeof(out)));
   int ok = 1;
-  for (int i = 0; i < LAUNCHES; i++) ok &= run(p, &buf, 1, vals, 2, POINTS, 1, 1) == TG_OK;
+  for (int i = 0; i < LAUNCHES; i++) ok &= run(p, &buf, 1, vals, 3, POINTS, 1, 1) == TG_OK;
   CHECK_OK(api->copyout(dev, buf, 0, out, sizeof(out)));
   for (int i = 0; i < POINTS; i++) ok &= out[2 * i] == LAUNCHES;
   CHECK(ok);

@@ -668,15 +668,27 @@ typedef struct cpu_job {
   uint32_t nchunks;
 } cpu_job;
 
+/* Chunks are claimed, not assigned: whichever thread comes first runs the next one, so a worker the OS wakes late (a
+** loaded machine) costs nothing but parallelism -- the launching thread runs what is left instead of waiting for it. */
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t wake, done;
   pthread_t *threads;
   int nworkers, started, stop;
-  uint64_t gen;      /* bumped per launch; workers wait for a change */
-  uint32_t pending;  /* worker chunks not finished yet */
+  uint64_t gen;        /* bumped per launch; workers wait for a change */
+  uint32_t completed;  /* chunks of the current job finished (under mu) */
+  uint64_t claim;      /* (gen & 0xffffffff) << 32 | next unclaimed chunk; atomic */
   cpu_job job;
 } g_pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
+
+/* The next chunk of launch `gen`, or -1 when they are all taken or that launch is over. */
+static int64_t claim_chunk(uint64_t gen, uint32_t nchunks) {
+  uint64_t s = __atomic_load_n(&g_pool.claim, __ATOMIC_ACQUIRE);
+  for (;;) {
+    if ((s >> 32) != (gen & 0xffffffffu) || (uint32_t)s >= nchunks) return -1;
+    if (__atomic_compare_exchange_n(&g_pool.claim, &s, s + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return (int64_t)(uint32_t)s;
+  }
+}
 
 static void run_chunk(const cpu_job *j, uint32_t c) {
   uint64_t base = j->total / j->nchunks, rem = j->total % j->nchunks;
@@ -689,23 +701,30 @@ static void run_chunk(const cpu_job *j, uint32_t c) {
   }
 }
 
+static void run_claimed(const cpu_job *j, uint64_t gen, uint32_t *ran);
+
 static void *worker_main(void *arg) {
-  uint32_t chunk = (uint32_t)(uintptr_t)arg + 1;
+  (void)arg;
   uint64_t seen = 0;
   pthread_mutex_lock(&g_pool.mu);
   for (;;) {
     while (!g_pool.stop && g_pool.gen == seen) pthread_cond_wait(&g_pool.wake, &g_pool.mu);
     if (g_pool.stop) break;
     seen = g_pool.gen;
-    if (chunk >= g_pool.job.nchunks) continue;
     cpu_job j = g_pool.job;
     pthread_mutex_unlock(&g_pool.mu);
-    run_chunk(&j, chunk);
+    uint32_t ran = 0;
+    run_claimed(&j, seen, &ran);
     pthread_mutex_lock(&g_pool.mu);
-    if (--g_pool.pending == 0) pthread_cond_signal(&g_pool.done);
+    /* chunks it ran belong to the current launch: the launcher waits for every claimed chunk before it returns */
+    if (ran && (g_pool.completed += ran) == j.nchunks) pthread_cond_signal(&g_pool.done);
   }
   pthread_mutex_unlock(&g_pool.mu);
   return NULL;
+}
+
+static void run_claimed(const cpu_job *j, uint64_t gen, uint32_t *ran) {
+  for (int64_t c; (c = claim_chunk(gen, j->nchunks)) >= 0; ++*ran) run_chunk(j, (uint32_t)c);
 }
 
 /* Workers start on the first parallel launch. They block asynchronous signals, so the host's handlers (Python's
@@ -743,12 +762,16 @@ static void pool_run(cpu_job *j) {
     return;
   }
   pthread_mutex_lock(&g_pool.mu);
-  g_pool.job = *j, g_pool.pending = j->nchunks - 1, g_pool.gen++;
+  uint64_t gen = ++g_pool.gen;
+  g_pool.job = *j, g_pool.completed = 0;
+  __atomic_store_n(&g_pool.claim, (gen & 0xffffffffu) << 32, __ATOMIC_RELEASE);
   pthread_cond_broadcast(&g_pool.wake);
   pthread_mutex_unlock(&g_pool.mu);
-  run_chunk(j, 0);
+  uint32_t ran = 0;
+  run_claimed(j, gen, &ran);
   pthread_mutex_lock(&g_pool.mu);
-  while (g_pool.pending > 0) pthread_cond_wait(&g_pool.done, &g_pool.mu);
+  g_pool.completed += ran;
+  while (g_pool.completed < j->nchunks) pthread_cond_wait(&g_pool.done, &g_pool.mu);
   pthread_mutex_unlock(&g_pool.mu);
 }
 

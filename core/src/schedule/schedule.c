@@ -3,10 +3,12 @@
 ** copy kernels turned into COPYs, memory planning).
 **
 ** The pattern matchers are data (schedule.rules -> schedule_rules.inc). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dtype.h"
+#include "helpers.h"
 #include "schedule/internal.h"
 #include "tgc_internal.h"
 
@@ -332,6 +334,50 @@ static int check_supported(tg_uop *call) {
   return 0;
 }
 
+/* tinygrad's schedule_cache (SCACHE=0 turns it off): function body -> its LINEAR before the call's arguments are bound.
+** The body names its buffers by PARAM slot, so every eager (a+b).realize() has the same body and skips the kernel graph
+** and create_schedule. Keys are retained: an interned UOp that stays alive keeps its address, so pointer equality is
+** structural equality for as long as the entry exists. */
+static pthread_mutex_t scache_mu = PTHREAD_MUTEX_INITIALIZER;
+static tg_ptrset scache; /* body -> linear, both retained */
+
+static tg_uop *scache_get(tg_uop *body) {
+  pthread_mutex_lock(&scache_mu);
+  uint64_t *v = scache.cap ? tg_ptrset_get(&scache, body) : NULL;
+  tg_uop *r = v ? tg_uop_retain((tg_uop *)(uintptr_t)*v) : NULL;
+  pthread_mutex_unlock(&scache_mu);
+  return r;
+}
+
+static void scache_put(tg_uop *body, tg_uop *linear) {
+  pthread_mutex_lock(&scache_mu);
+  if ((scache.cap || tg_ptrset_init(&scache, 64)) && !tg_ptrset_get(&scache, body) &&
+      tg_ptrset_put(&scache, body, (uint64_t)(uintptr_t)linear)) /* out of memory: simply not cached */
+    tg_uop_retain(body), tg_uop_retain(linear);
+  pthread_mutex_unlock(&scache_mu);
+}
+
+void tg_schedule_cache_clear(void) {
+  pthread_mutex_lock(&scache_mu);
+  for (size_t i = 0; i < scache.cap; i++)
+    if (scache.keys[i]) tg_uop_release((tg_uop *)(uintptr_t)scache.vals[i]), tg_uop_release((tg_uop *)scache.keys[i]);
+  tg_ptrset_free(&scache);
+  scache.n = scache.cap = 0;
+  pthread_mutex_unlock(&scache_mu);
+}
+
+/* lower_sink_to_linear: the body's kernel graph, scheduled; a new reference or NULL with the error set. */
+static tg_uop *lower_sink_to_linear(tg_uop *body) {
+  int use_cache = tg_getenv_int("SCACHE", 1) != 0;
+  tg_uop *linear = use_cache ? scache_get(body) : NULL;
+  if (linear) return linear;
+  tgs_pool P = {0};
+  tg_uop *kg = tgs_hold(&P, tg_schedule_kernel_graph(body));
+  if (kg && (linear = tg_schedule_create(kg)) && use_cache) scache_put(body, linear);
+  tgs_pool_free(&P);
+  return linear;
+}
+
 tg_status tg_schedule_linear(tg_uop *call, tg_uop **out_linear) {
   if (!call || !out_linear) return tg_err(TG_ERR_NULL_POINTER, "tg_schedule_linear: NULL argument");
   *out_linear = NULL;
@@ -340,8 +386,7 @@ tg_status tg_schedule_linear(tg_uop *call, tg_uop **out_linear) {
   if (tgs_session_begin()) return tgs_last_status();
   tgs_pool P = {0};
   /* lower_sink_to_linear on the function body */
-  tg_uop *kg = tgs_hold(&P, tg_schedule_kernel_graph(call->src[0]));
-  tg_uop *linear = kg ? tgs_hold(&P, tg_schedule_create(kg)) : NULL;
+  tg_uop *linear = tgs_hold(&P, lower_sink_to_linear(call->src[0]));
   /* resolve_linear_call: PARAMs become the call's arguments, the body's BUFFERs become new buffers */
   resolve_ctx rc = {.call = call};
   if (linear && !tg_ptrset_init(&rc.created, 16)) linear = NULL, oom();

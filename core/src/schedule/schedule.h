@@ -47,6 +47,10 @@
 ** a graph with one fails with TG_ERR_UNSUPPORTED, as do multi-device graphs. */
 tg_status tg_schedule_linear(tg_uop *call, tg_uop **out_linear);
 
+/* tg_schedule_linear keeps each function body's schedule (tinygrad's schedule_cache; SCACHE=0 in the environment turns
+** it off), retaining the body and its LINEAR. This drops them all: for a leak check, or to schedule afresh. */
+void tg_schedule_cache_clear(void);
+
 /* tinygrad's transform_to_call (tensor.py), the step before tg_schedule_linear: big_sink is UOp.sink of the UOps of the
 ** tensors to realize (borrowed). On success *out_call is a new reference to the CALL tg_schedule_linear takes, and
 ** *becomes lists, for every tensor-level UOp now stored in a buffer, the buffer view that replaces it (from[i] -> to[i],

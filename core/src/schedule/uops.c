@@ -65,7 +65,7 @@ static const rlist empty_rlist = {0};
 
 int tgs_session_begin(void) {
   if (S.depth++) return 0;
-  if (!tg_ptrset_init(&S.ranges, 1024) || !tg_ptrset_init(&S.device, 1024) || !tg_ptrset_init(&S.addrspace, 256)) {
+  if (!tg_ptrset_init(&S.ranges, 32) || !tg_ptrset_init(&S.device, 32) || !tg_ptrset_init(&S.addrspace, 32)) { /* they grow */
     tg_ptrset_free(&S.ranges), tg_ptrset_free(&S.device), tg_ptrset_free(&S.addrspace);
     S.depth = 0;
     return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory starting a schedule"), -1;

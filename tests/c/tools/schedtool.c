@@ -203,6 +203,7 @@ int main(int argc, char **argv) {
     else printf("%s\n", s), free(s);
     tg_uop_release(g);
   }
+  tg_schedule_cache_clear(); /* the schedule cache holds what it scheduled */
   if (!rc && tg_uop_live_count() != baseline) {
     fprintf(stderr, "error: leak: %zu UOps live after the schedule was released, %zu before\n", tg_uop_live_count(), baseline);
     rc = 1;
