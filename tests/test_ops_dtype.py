@@ -8,7 +8,7 @@ is 1, relu(nan) is 0, x >= nan is True, maximum is `a < b ? b : a`, float mod is
 place says so. Output dtypes are always tinygrad's, read from the same expression built lazily with tinygrad (nothing of
 tinygrad is realized). bfloat16, which numpy lacks, is carried as float32 holding bfloat16 values and rounded to
 nearest-even after every step, as the engine computes it (in float, then rounded)."""
-import os, subprocess, sys, zlib
+import os, subprocess, sys, warnings, zlib
 os.environ.setdefault("DEV", "CPU")
 import numpy as np
 import pytest
@@ -55,7 +55,7 @@ def values(name: str, shape, rng, profile="full", specials=True):
   if name in INTS:
     info = np.iinfo(name)
     if profile == "shift": return rng.integers(0, bits(name), shape).astype(name)
-    if profile == "prod": return rng.integers(0 if name in UINTS else -2, 3, shape).astype(name)
+    if profile == "prod": return rng.choice([1, 1, 2, 3] if name in UINTS else [-1, 1, 1, 2], shape).astype(name)  # 2**15 at most over 60
     if profile == "full" or bits(name) <= 16 and profile == "small":
       v = rng.integers(info.min, info.max, shape, dtype=name, endpoint=True)
       flat = v.reshape(-1)
@@ -101,6 +101,8 @@ def seeded(*key): return np.random.default_rng(zlib.crc32(repr(key).encode()))  
 # ---------------- comparison ----------------
 
 def tol(name: str, kind: str):
+  if kind == "sum": return {"float16": (1e-3, 1e-3), "bfloat16": (8e-3, 1e-3), "float32": (1e-5, 2e-5), "float64": (1e-12, 1e-12)}[name]
+  if kind == "prod": return {"float16": (2e-2, 1e-4), "bfloat16": (6e-2, 1e-3), "float32": (2e-5, 1e-7), "float64": (1e-12, 1e-14)}[name]
   """(rtol, atol): exact for ints and single IEEE ops, loose for transcendentals (tinygrad's polynomial approximations)."""
   if kind == "exact": return 0.0, 0.0
   if kind == "close": return {"float16": (1e-3, 1e-3), "bfloat16": (8e-3, 8e-3), "float32": (2e-6, 1e-6), "float64": (1e-13, 1e-13)}[name]
@@ -295,3 +297,147 @@ def test_binary(op, name):
       want = np.broadcast_to(R(ref(x, y, R, M)), got.shape)
       check(got, want, out_name(tg_out),
             kind if out_name(tg_out) in FLOATS else "exact", f"{op} {name} {what}")
+
+# ---------------- where ----------------
+
+@pytest.mark.parametrize("name", ALL)
+def test_where(name):
+  rng = seeded("where", name)
+  v = lambda *shape: values(name, shape, rng)
+  c = lambda *shape: values("bool", shape, rng)
+  (a, b), ca = all_pairs(name, rng), c(4, 48)
+  cv, xv, yv = c(*BASE), v(*BASE), v(1, 8)
+  s = 3 if name in INTS else SCALAR[name]
+  cases = [("contiguous", lambda T, B: B(ca).where(T(a), T(b)), (ca, a, b)),
+           ("view", lambda T, B: view_t(B(cv)).where(view_t(T(xv)), T(yv).flip(1).expand(8, 8)),
+            (view_np(cv), view_np(xv), np.broadcast_to(yv[:, ::-1], (8, 8)))),
+           ("broadcast", lambda T, B: B(c(3, 1, 5)).where(T(v(4, 1)), T(v(1,))), None),
+           ("scalar_x", lambda T, B: B(c(2, 7)).where(s, T(v(2, 7))), None),
+           ("scalar_y", lambda T, B: B(c(2, 7)).where(T(v(2, 7)), s), None),
+           ("size0", lambda T, B: B(c(0, 3)).where(T(v(1, 3)), T(v(0, 1))), None)]
+  # cases without listed inputs record theirs while building the tgc graph, so numpy sees the very same arrays
+  outs, ins = [], []
+  for what, mk, arrs in cases:
+    seen = []
+    T = lambda arr: (seen.append(arr), tensor(arr, name))[1]
+    B = lambda arr: (seen.append(arr), tensor(arr, "bool"))[1]
+    outs.append(mk(T, B))
+    ins.append(arrs or (seen[0], s if what == "scalar_x" else seen[1], s if what == "scalar_y" else seen[-1]))
+  outs[0].realize(*outs[1:])
+  for (what, mk, _), got, (cond, x, y) in zip(cases, outs, ins):
+    tg_out = mk(lambda arr: tinygrad.Tensor.empty(*arr.shape, dtype=tg_dtype(name)), lambda arr: tinygrad.Tensor.empty(*arr.shape, dtype="bool"))
+    assert_dtype(got, tg_out, f"where {name} {what}")
+    want = np.where(cond, _np_scalar(x, name) if np.ndim(x) == 0 else x, _np_scalar(y, name) if np.ndim(y) == 0 else y)
+    check(got, rnd(out_name(tg_out))(want), out_name(tg_out), "exact", f"where {name} {what}")
+
+# ---------------- reductions ----------------
+
+def _ident(name, op):
+  if name == "bool": return op == "min"
+  if name in FLOATS: return -np.inf if op == "max" else np.inf
+  return np.iinfo(name).min if op == "max" else np.iinfo(name).max
+
+def _acc(x, out):  # numpy accumulates in the output dtype: float64 for floats (rounded after), wrapping ints
+  return x.astype(np.float64) if out in FLOATS else x.astype(npdt(out))
+
+# name: (fn(x, axis, keepdim), reference(x, axis, keepdim, out dtype name, in dtype name), tolerance kind, value profile)
+REDUCE = {
+  "sum": (lambda x, ax, kd: x.sum(ax, keepdim=kd), lambda x, ax, kd, o, i: np.sum(_acc(x, o), ax, keepdims=kd), "sum", "small"),
+  "prod": (lambda x, ax, kd: x.prod(ax, keepdim=kd), lambda x, ax, kd, o, i: np.prod(_acc(x, o), ax, keepdims=kd), "prod", "prod"),
+  # no nan in max/min: which element wins against a nan depends on the accumulation order (tinygrad's a < b ? b : a)
+  "max": (lambda x, ax, kd: x.max(ax, keepdim=kd), lambda x, ax, kd, o, i: np.max(x, ax, keepdims=kd, initial=_ident(i, "max")), "exact", "full"),
+  "min": (lambda x, ax, kd: x.min(ax, keepdim=kd), lambda x, ax, kd, o, i: np.min(x, ax, keepdims=kd, initial=_ident(i, "min")), "exact", "full"),
+  "mean": (lambda x, ax, kd: x.mean(ax, keepdim=kd), lambda x, ax, kd, o, i: np.mean(x.astype(np.float64), ax, keepdims=kd), "sum", "small"),
+  "any": (lambda x, ax, kd: x.any(ax, keepdim=kd), lambda x, ax, kd, o, i: np.any(x, ax, keepdims=kd), "exact", "full"),
+  "all": (lambda x, ax, kd: x.all(ax, keepdim=kd), lambda x, ax, kd, o, i: np.all(x, ax, keepdims=kd), "exact", "full"),
+}
+REDUCE_CASES = [(op, dt) for op in REDUCE for dt in ALL]
+
+def _reduce_input(name, op, shape, rng, profile):
+  x = values(name, shape, rng, profile)
+  if name in FLOATS and op in ("max", "min"): x = np.where(np.isnan(x), np.float32(np.inf) if op == "min" else -np.inf, x).astype(x.dtype)
+  if name in FLOATS and op == "prod" and x.size >= 3: x.reshape(-1)[:3] = [np.inf, -0.0, 1.0]  # inf * 0 makes the nan of whichever slice holds both
+  return x
+
+@pytest.mark.parametrize("op,name", REDUCE_CASES, ids=[f"{o}-{d}" for o, d in REDUCE_CASES])
+def test_reduce(op, name):
+  fn, ref, kind, profile = REDUCE[op]
+  rng = seeded("reduce", op, name)
+  x = _reduce_input(name, op, (3, 4, 5), rng, profile)
+  xv = _reduce_input(name, op, (3, 4, 5), rng, profile)
+  cases = [(f"axis={ax} keepdim={kd}", x, (lambda T, ax=ax, kd=kd: fn(T, ax, kd)), (lambda a, ax=ax, kd=kd: (a, ax, kd)))
+           for ax, kd in [(None, False), (0, False), (1, True), ((0, 2), False), (-1, True)]]
+  # a permuted, flipped view reduced over a strided axis; a size-1 axis; size-0 axes (the op's identity, nan for mean)
+  cases.append(("view", xv, lambda T: fn(T.permute(2, 0, 1).flip(1), 2, False), lambda a: (np.flip(np.transpose(a, (2, 0, 1)), 1), 2, False)))
+  for shape, ax in [((3, 1, 5), 1), ((0, 4), 0), ((3, 0), 1), ((0, 4), None)]:
+    cases.append((f"shape={shape} axis={ax}", _reduce_input(name, op, shape, rng, profile), lambda T, ax=ax: fn(T, ax, False), lambda a, ax=ax: (a, ax, False)))
+  outs = [mk(tensor(arr, name)) for _, arr, mk, _ in cases]
+  outs[0].realize(*outs[1:])
+  with np.errstate(all="ignore"), warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)  # numpy's "mean of empty slice": its nan is the reference
+    for (what, arr, mk, npargs), got in zip(cases, outs):
+      tg_out = mk(tinygrad.Tensor.empty(*arr.shape, dtype=tg_dtype(name)))
+      assert_dtype(got, tg_out, f"{op} {name} {what}")
+      o = out_name(tg_out)
+      a, ax, kd = npargs(arr.astype(np.float32) if arr.dtype == np.float16 else arr)
+      want = rnd(o)(ref(a, ax, kd, o, name))
+      check(got, want, o, kind if o in FLOATS else "exact", f"{op} {name} {what}")
+
+# ---------------- cast and bitcast ----------------
+
+def _cast_input(src, dst, shape, rng):
+  """Values of dtype src whose conversion to dst C defines: floats going to ints stay inside (dst.min - 1, dst.max + 1)
+  (C leaves the rest, nan and inf included, undefined; tinygrad renders a plain C cast), everything else spans src."""
+  if not (src in FLOATS and dst in INTS): return values(src, shape, rng)
+  info, fmax = np.iinfo(dst), float(np.finfo(np.float16).max) if src == "float16" else 3e38
+  lo, hi = max(float(info.min), -fmax) * 0.99, min(float(info.max), fmax) * 0.99
+  small = rng.uniform(max(lo, -300), min(hi, 300), shape)  # fractions, truncated toward zero
+  x = np.where(rng.integers(0, 2, shape) == 1, rng.uniform(lo, hi, shape), small)
+  x.reshape(-1)[:4] = [0.0, -0.0, min(hi, 0.9), max(lo, -0.9)]
+  return rnd(src)(x.astype(np.float32) if src in ("float16", "bfloat16") else x)
+
+def _cast_ref(x, src, dst):
+  if dst == "bool": return x != 0
+  if dst == "bfloat16": return bf16(x.astype(np.float32))
+  if src in FLOATS and dst in INTS: return np.trunc(x.astype(np.float64)).astype(dst)
+  return x.astype(npdt(dst))
+
+@pytest.mark.parametrize("src", ALL)
+def test_cast(src):
+  rng = seeded("cast", src)
+  cases = []
+  for i, dst in enumerate(ALL):
+    x = _cast_input(src, dst, (6, 16), rng)
+    # every other pair reads a flipped, shrunk view of the buffer (no vector loads); the rest read it whole
+    cases.append((dst, x if i % 2 == 0 else x[::-1, 2:14], (lambda t: t) if i % 2 == 0 else (lambda t: t.flip(0).shrink(((0, 6), (2, 14)))), x))
+  empty = tensor(values(src, (0, 5), rng), src)
+  outs = [view(tensor(base, src)).cast(dst) for dst, _, view, base in cases] + [empty.cast(dst) for dst in ALL]
+  outs[0].realize(*outs[1:])
+  for (dst, x, _, _), got in zip(cases, outs):
+    assert got.dtype.name == tg_dtype(dst).name
+    with np.errstate(all="ignore"):
+      want = _cast_ref(x.astype(np.float32) if x.dtype == np.float16 and dst == "bfloat16" else x, src, dst)
+    # into float16/bfloat16 from a wider type C may round twice (through float): one unit in the last place allowed
+    kind = "close" if dst in ("float16", "bfloat16") and src not in ("bool", "int8", "uint8", "float16", "bfloat16", "float32") else "exact"
+    check(got, want, dst, kind, f"cast {src} -> {dst}")
+  for dst, got in zip(ALL, outs[len(cases):]): assert got.numpy().shape == (0, 5) and got.dtype.name == tg_dtype(dst).name
+
+BITCAST_GROUPS = [["int8", "uint8"], ["int16", "uint16", "float16", "bfloat16"], ["int32", "uint32", "float32"], ["int64", "uint64", "float64"]]
+BITCAST_CASES = [(s, d) for g in BITCAST_GROUPS for s in g for d in g if s != d]
+
+def _bits(x, name):  # the raw bits of numpy values of dtype `name` (bfloat16: the top half of the float32)
+  return (x.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16) if name == "bfloat16" else x.view(f"u{npdt(name).itemsize}")
+
+@pytest.mark.parametrize("src,dst", BITCAST_CASES, ids=[f"{s}-{d}" for s, d in BITCAST_CASES])
+def test_bitcast(src, dst):
+  rng = seeded("bitcast", src, dst)
+  x = values(src, (4, 8), rng)
+  outs = [tensor(x, src).bitcast(dst), tensor(x, src).flip(1).bitcast(dst)]
+  outs[0].realize(outs[1])
+  for got, xs, what in zip(outs, (x, x[:, ::-1]), ("contiguous", "flipped")):
+    assert got.dtype.name == tg_dtype(dst).name and got.shape == xs.shape
+    bits = _bits(np.ascontiguousarray(xs), src)
+    if dst == "bfloat16":  # .numpy() of bfloat16 goes through a float cast: compare values (nan payloads may change)
+      want = (bits.astype(np.uint32) << 16).view(np.float32)
+      np.testing.assert_array_equal(got.numpy(), want, err_msg=f"bitcast {src} -> {dst} {what}")
+    else: np.testing.assert_array_equal(_bits(got.numpy(), dst), bits, err_msg=f"bitcast {src} -> {dst} {what}")

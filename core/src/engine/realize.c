@@ -355,11 +355,25 @@ TG_API tg_status tg_tensor_data(tg_tensor *t, void *dst, size_t nbytes) {
     if (nbytes != want) st = tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_data: %zu bytes asked, the tensor holds %zu", nbytes, want);
     else if (b->op == TG_OP_CONST || !want) {
       st = tg_err(TG_ERR_UNSUPPORTED, "tg_tensor_data: the tensor has no buffer");
-    } else if (b->op != TG_OP_BUFFER) st = tg_err(TG_ERR_INTERNAL, "tg_tensor_data: realized tensor is %s, not a BUFFER", tg_op_name((tg_op)b->op));
-    else {
+    } else {
       pthread_mutex_lock(&table_mu);
-      tg_buffer *buf = table_get(b);
-      st = buf ? tg_buffer_copyout(buf, 0, dst, nbytes) : tg_err(TG_ERR_INTERNAL, "tg_tensor_data: BUFFER has no device memory");
+      /* a contiguous view of a buffer (x[2:5], x.bitcast(dt)) realizes to no kernel: its CONTIGUOUS stays, and the bytes
+      ** are the underlying BUFFER's from the view's offset (tinygrad's UOp.buffer of a view) */
+      int64_t off = 0;
+      tgs_pool P = {0};
+      if (b->op == TG_OP_CONTIGUOUS && b->nsrc == 1) {
+        tg_uop *base = NULL;
+        tgs_clear_status();
+        if (tgs_session_begin() == 0) {
+          if (tgs_contiguous_view(&P, b->src[0], &base, &off) == 1 && base && base->op == TG_OP_BUFFER && off >= 0)
+            b = base, off *= tg_dt_itemsize((tg_dtype)base->dtype);
+          tgs_session_end();
+        }
+      }
+      tg_buffer *buf = b->op == TG_OP_BUFFER ? table_get(b) : NULL;
+      if (b->op != TG_OP_BUFFER) st = tg_err(TG_ERR_INTERNAL, "tg_tensor_data: realized tensor is %s, not a BUFFER", tg_op_name((tg_op)b->op));
+      else st = buf ? tg_buffer_copyout(buf, (size_t)off, dst, nbytes) : tg_err(TG_ERR_INTERNAL, "tg_tensor_data: BUFFER has no device memory");
+      tgs_pool_free(&P);
       pthread_mutex_unlock(&table_mu);
     }
   }
