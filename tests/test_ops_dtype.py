@@ -441,3 +441,36 @@ def test_bitcast(src, dst):
       want = (bits.astype(np.uint32) << 16).view(np.float32)
       np.testing.assert_array_equal(got.numpy(), want, err_msg=f"bitcast {src} -> {dst} {what}")
     else: np.testing.assert_array_equal(_bits(got.numpy(), dst), bits, err_msg=f"bitcast {src} -> {dst} {what}")
+
+# ---------------- beyond 2**24 elements; NOOPT=1 and DEBUG=4 ----------------
+
+def test_beyond_2_24_elements():
+  """Index math and accumulation past float32's exact integers: a flipped uint8 view, an int32 sum and a cast."""
+  n = (1 << 24) + 5
+  rng = np.random.default_rng(24)
+  a = rng.integers(0, 256, n, dtype=np.uint8)
+  b = rng.integers(0, 4, n).astype(np.int32)
+  t = tensor(a, "uint8")
+  outs = [t.flip(0) + 3, tensor(b, "int32").sum(), t.cast(dtypes.float16) * 2, t.shrink(((n - 7, n),)).cast(dtypes.int64)]
+  outs[0].realize(*outs[1:])
+  np.testing.assert_array_equal(outs[0].numpy(), a[::-1] + np.uint8(3))
+  assert outs[1].item() == int(b.sum(dtype=np.int64))
+  np.testing.assert_array_equal(outs[2].numpy(), a.astype(np.float16) * np.float16(2))
+  np.testing.assert_array_equal(outs[3].numpy(), a[n - 7:].astype(np.int64))
+
+NOOPT_SUBSET = ("add-float16 or add-bool or truediv-int8 or floordiv-int32 or mod-int64 or fmod-float32 or lshift-uint64 or "
+                "rshift-int16 or pow-bfloat16 or maximum-float64 or minimum-uint64 or ge-float32 or exp-float16 or sin-float64 or "
+                "sign-float32 or round-bfloat16 or bitwise_not-uint64 or sum-float16 or prod-int8 or min-uint64 or max-bfloat16 or "
+                "mean-uint32 or any-float32 or test_where or test_cast or float32-int32 or bfloat16-int16")
+
+@pytest.mark.skipif(os.environ.get("TGC_OPS_DTYPE_INNER") == "1", reason="already the NOOPT=1 run")
+def test_noopt_and_debug4_subset():
+  """A representative subset again in a fresh process with NOOPT=1 (no upcast/unroll: scalar code everywhere) and
+  DEBUG=4 (every kernel's source printed): NOOPT and DEBUG are read from the environment by the engine."""
+  env = {**os.environ, "NOOPT": "1", "DEBUG": "4", "TGC_OPS_DTYPE_INNER": "1"}
+  r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", __file__, "-k", NOOPT_SUBSET],
+                     capture_output=True, text=True, env=env, timeout=600, cwd=os.path.dirname(os.path.abspath(__file__)))
+  tail = r.stdout[-3000:] + r.stderr[-3000:]
+  assert r.returncode == 0, tail
+  assert " passed" in r.stdout and "failed" not in r.stdout.splitlines()[-1], tail
+  assert "void E_" in r.stdout + r.stderr and "void r_" in r.stdout + r.stderr, "DEBUG=4 printed no kernel source"
