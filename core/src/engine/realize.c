@@ -463,56 +463,6 @@ static tg_status clone_to_cpu(tg_tv x, tg_tensor **out) {
   return TG_OK;
 }
 
-/* The ints of a movement op's shape STACK; -1 when symbolic. */
-static int cv_ints(const tg_uop *s, int64_t *out, int cap) {
-  if (s->op != TG_OP_STACK || (int)s->nsrc > cap) return -1;
-  for (uint32_t i = 0; i < s->nsrc; i++) {
-    if (s->src[i]->op != TG_OP_CONST || s->src[i]->arg.kind != TG_ARG_INT) return -1;
-    out[i] = s->src[i]->arg.i;
-  }
-  return (int)s->nsrc;
-}
-
-/* UOp.contiguous_view for what the scheduler leaves unrealized: a chain of RESHAPE/SHRINK over a BUFFER that is one
-** contiguous run of it (tinygrad's realize turns such a CONTIGUOUS into a view, no kernel). Returns the BUFFER and
-** the element offset of the run, or u itself when the chain is not such a view. */
-static tg_uop *contiguous_view(tg_uop *u, size_t *off) {
-  enum { MAXD = 64 };
-  tg_uop *chain[256];
-  int nc = 0;
-  tg_uop *b = u;
-  while ((b->op == TG_OP_RESHAPE || b->op == TG_OP_SHRINK) && nc < 256) chain[nc++] = b, b = b->src[0];
-  if (b->op != TG_OP_BUFFER) return u;
-  tgs_shp bs;
-  if (tgs_shape(b, &bs) != 1 || bs.n != 1) return u;
-  int64_t shape[MAXD], stride[MAXD], o = 0, a[MAXD], z[MAXD];
-  int n = 1;
-  shape[0] = bs.d[0], stride[0] = 1;
-  for (int k = nc - 1; k >= 0; k--) {
-    tg_uop *m = chain[k];
-    if (m->op == TG_OP_RESHAPE) { /* only a contiguous view can be reshaped without a copy */
-      int64_t want = 1;
-      for (int i = n - 1; i >= 0; i--) {
-        if (shape[i] != 1 && stride[i] != want) return u;
-        want *= shape[i];
-      }
-      if (m->nsrc < 2 || (n = cv_ints(m->src[1], shape, MAXD)) < 0) return u;
-      int64_t acc = 1;
-      for (int i = n - 1; i >= 0; i--) stride[i] = acc, acc *= shape[i];
-    } else {
-      if (m->nsrc < 3 || cv_ints(m->src[1], a, MAXD) != n || cv_ints(m->src[2], z, MAXD) != n) return u;
-      for (int i = 0; i < n; i++) o += a[i] * stride[i], shape[i] = z[i];
-    }
-  }
-  int64_t want = 1;
-  for (int i = n - 1; i >= 0; i--) {
-    if (shape[i] != 1 && stride[i] != want) return u;
-    want *= shape[i];
-  }
-  *off = (size_t)o;
-  return b;
-}
-
 TG_API tg_status tg_tensor_data(tg_tensor *t, void *dst, size_t nbytes) {
   tg_tv v;
   tg_status st = tgt_tensor_get(t, "tg_tensor_data: tensor", &v);
@@ -528,20 +478,31 @@ TG_API tg_status tg_tensor_data(tg_tensor *t, void *dst, size_t nbytes) {
   if (!(st = tg_tensor_realize(&c, 1))) st = tgt_tensor_get(c, "tg_tensor_data: tensor", &v);
   if (!st) {
     tg_uop *b = v.u;
-    size_t off = 0;
-    while (b->op == TG_OP_CONTIGUOUS || b->op == TG_OP_CONTIGUOUS_BACKWARD || b->op == TG_OP_DETACH || b->op == TG_OP_AFTER) b = b->src[0];
-    if (b->op == TG_OP_RESHAPE || b->op == TG_OP_SHRINK) b = contiguous_view(b, &off); /* a realized view: no kernel ran */
+    while (b->op == TG_OP_RESHAPE) b = b->src[0];
     tgs_shp s;
     size_t want = tgs_shape(v.u, &s) == 1 ? (size_t)tgs_prod(s.d, s.n) * (size_t)tg_dt_itemsize((tg_dtype)v.u->dtype) : 0;
     if (nbytes != want) st = tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_data: %zu bytes asked, the tensor holds %zu", nbytes, want);
     else if (b->op == TG_OP_CONST || !want) {
       st = tg_err(TG_ERR_UNSUPPORTED, "tg_tensor_data: the tensor has no buffer");
-    } else if (b->op != TG_OP_BUFFER) st = tg_err(TG_ERR_INTERNAL, "tg_tensor_data: realized tensor is %s, not a BUFFER", tg_op_name((tg_op)b->op));
-    else {
+    } else {
       pthread_mutex_lock(&table_mu);
-      tg_buffer *buf = table_get(b);
-      st = buf ? tg_buffer_copyout(buf, off * (size_t)tg_dt_itemsize((tg_dtype)b->dtype), dst, nbytes)
-               : tg_err(TG_ERR_INTERNAL, "tg_tensor_data: BUFFER has no device memory");
+      /* a contiguous view of a buffer (x[2:5], x.bitcast(dt)) realizes to no kernel: its CONTIGUOUS stays, and the bytes
+      ** are the underlying BUFFER's from the view's offset (tinygrad's UOp.buffer of a view) */
+      int64_t off = 0;
+      tgs_pool P = {0};
+      if (b->op == TG_OP_CONTIGUOUS && b->nsrc == 1) {
+        tg_uop *base = NULL;
+        tgs_clear_status();
+        if (tgs_session_begin() == 0) {
+          if (tgs_contiguous_view(&P, b->src[0], &base, &off) == 1 && base && base->op == TG_OP_BUFFER && off >= 0)
+            b = base, off *= tg_dt_itemsize((tg_dtype)base->dtype);
+          tgs_session_end();
+        }
+      }
+      tg_buffer *buf = b->op == TG_OP_BUFFER ? table_get(b) : NULL;
+      if (b->op != TG_OP_BUFFER) st = tg_err(TG_ERR_INTERNAL, "tg_tensor_data: realized tensor is %s, not a BUFFER", tg_op_name((tg_op)b->op));
+      else st = buf ? tg_buffer_copyout(buf, (size_t)off, dst, nbytes) : tg_err(TG_ERR_INTERNAL, "tg_tensor_data: BUFFER has no device memory");
+      tgs_pool_free(&P);
       pthread_mutex_unlock(&table_mu);
     }
   }

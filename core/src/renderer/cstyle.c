@@ -247,7 +247,9 @@ static char *render_uop(rstate *s, tg_uop *u) {
   case TG_OP_BARRIER: tg_sb_puts(&b, L->barrier); break;
   case TG_OP_CAST:
     if (u->src[0]->op == TG_OP_CONST) { render_const(&b, s, u, u->src[0]); break; }
-    if (cg_max_numel(u) > 1 && cg_addrspace(u) == CG_AS_REG) {
+    /* a vector value: REG, or no addrspace at all (a STACK of CONSTs, e.g. the identity of an empty reduce, which
+    ** tinygrad renders as a C cast between vector types of different sizes, which neither gcc nor clang accept) */
+    if (cg_max_numel(u) > 1 && (cg_addrspace(u) == CG_AS_REG || cg_addrspace(u) == CG_AS_NONE)) {
       tg_sb_printf(&b, "__builtin_convertvector(%s, ", R(s, u->src[0]));
       put_type(&b, L, u);
       tg_sb_puts(&b, ")");

@@ -426,7 +426,7 @@ static void cache_key(const cc_cmd *cc, const char *source, char key[65]) {
   uint8_t d[32];
   const int64_t id[3] = {(int64_t)cc->st.st_size, (int64_t)cc->st.st_mtim.tv_sec, (int64_t)cc->st.st_mtim.tv_nsec};
   tg_sha256_init(&c);
-  tg_sha256_update(&c, "tgc-cpu-1", 10);
+  tg_sha256_update(&c, "tgc-cpu-2", 10);  /* -2: cc_prelude */
   for (int i = 0; i < cc->argc; i++) tg_sha256_update(&c, cc->argv[i], strlen(cc->argv[i]) + 1);
   for (size_t i = 0; i < N_CC_FLAGS; i++) tg_sha256_update(&c, cc_flags[i], strlen(cc_flags[i]) + 1);
   tg_sha256_update(&c, cc->exe, strlen(cc->exe) + 1);
@@ -522,6 +522,22 @@ static tg_status compile_failed(const cc_cmd *cc, const work_dir *w, const char 
   return s;
 }
 
+/* Written to the compiler ahead of every kernel (not part of the kernel's source, so neither DEBUG=4 nor the cache
+** key sees it). GCC 12+ with -march=native on a CPU with AVX512-FP16 emits a zero-masked store (`vmovsh %xmm,
+** mem{%k}{z}`) for a _Float16 select, which the assembler rightly rejects: _Float16 math goes through F16C/float
+** conversions instead, as on every CPU without AVX512-FP16. Clang defines __GNUC__ too, hence the __clang__ test. */
+static const char cc_prelude[] =
+  "#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 12\n"
+  "#pragma GCC target(\"no-avx512fp16\")\n"
+  "#endif\n";
+
+static int write_source(const char *path, const char *source) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  if (write_all(fd, cc_prelude, sizeof(cc_prelude) - 1) != 0) return close(fd), -1;
+  return write_fd(fd, source, strlen(source));
+}
+
 static tg_status run_compiler(cc_cmd *cc, const char *source, const char *name, tg_blob *out) {
   work_dir w;
   if (work_open(&w) != 0) return fail(TG_ERR_IO, "cpu: cannot create a temp dir in %s: %s", tmp_root(), strerror(errno));
@@ -530,7 +546,7 @@ static tg_status run_compiler(cc_cmd *cc, const char *source, const char *name, 
   *a++ = w.src, *a++ = (char *)"-o", *a++ = w.so, *a++ = (char *)"-lm", *a = NULL;
   tg_status s = TG_OK;
   int rc = -1;
-  if (write_fd(open(w.src, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), source, strlen(source)) != 0) s = fail(TG_ERR_IO, "cpu: cannot write %s: %s", w.src, strerror(errno));
+  if (write_source(w.src, source) != 0) s = fail(TG_ERR_IO, "cpu: cannot write %s: %s", w.src, strerror(errno));
   if (s == TG_OK && (rc = spawn_wait(cc->argv, w.log)) < 0)
     s = errno == ENOENT ? cc_unavailable(cc, "could not be started")
                         : fail(TG_ERR_COMPILE, "cpu: running %s failed: %s", cc->argv[0], strerror(errno));

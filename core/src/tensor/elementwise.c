@@ -161,12 +161,19 @@ static tg_tv pow_(tgt_scope *S, tg_tv x, tg_tv y) {
   return tgt_alu(S, TG_OP_POW, (tg_tv[]){a, b}, 2);
 }
 
+/* uint64's dtype.max (2**64-1) as a uint64 CONST shaped like x. tinygrad makes it a weakint CONST, but a weakint arg is
+** an int64 here, where 2**64-1 would read as -1: the range rules (uop/bounds.c) would then see ~x as negative and fold
+** MAX(acc, ~x) away, and constants folded from it (3 ^ k) would compare as negatives. The uint64 CONST keeps its bits and
+** reads as 2**64-1. */
+static tg_tv uint64_max(tgt_scope *S, tg_tv x) { return tgt_const_like(S, x, tgt_pyint(-1), TG_UINT64); }
+
 tg_tv tgt_bitwise_not(tgt_scope *S, tg_tv x) {
   if (!x.u) return TGT_NONE;
   if (x.u->dtype == TG_BOOL) return tgt_logical_not(S, x);
   if (!tg_dt_is_unsigned((tg_dtype)x.u->dtype)) return tgt_binop_py(S, TG_OP_XOR, x, tgt_pyint(-1), 0);
-  int bits = tg_dt_bitsize((tg_dtype)x.u->dtype); /* dtype.max; uint64's 2**64-1 does not fit an int64 arg (wraps to -1) */
-  return tgt_binop_py(S, TG_OP_XOR, x, tgt_pyint(bits >= 64 ? -1 : (int64_t)((1ull << bits) - 1)), 0);
+  int bits = tg_dt_bitsize((tg_dtype)x.u->dtype); /* dtype.max */
+  if (bits >= 64) return tgt_binop(S, TG_OP_XOR, x, uint64_max(S, x), 0);
+  return tgt_binop_py(S, TG_OP_XOR, x, tgt_pyint((int64_t)((1ull << bits) - 1)), 0);
 }
 
 static tg_tv minimum(tgt_scope *S, tg_tv x, tg_tv y) {
@@ -175,8 +182,12 @@ static tg_tv minimum(tgt_scope *S, tg_tv x, tg_tv y) {
   tg_dtype dt = tg_dt_least_upper2((tg_dtype)t.u->dtype, (tg_dtype)u.u->dtype);
   if (tg_dt_is_float(dt)) return tgt_neg(S, tgt_alu(S, TG_OP_MAX, (tg_tv[]){tgt_neg(S, t), tgt_neg(S, u)}, 2));
   /* k = dt.const(dt.min + dt.max): True for bool, -1 for signed ints, dt.max for unsigned ones */
-  tgt_py k = dt == TG_BOOL ? tgt_pybool(1) : tg_dt_is_unsigned(dt) && tg_dt_bitsize(dt) < 64
-                                                   ? tgt_pyint((int64_t)((1ull << tg_dt_bitsize(dt)) - 1)) : tgt_pyint(-1);
+  if (dt == TG_UINT64) { /* k = 2**64-1: see uint64_max */
+    tg_tv kt = uint64_max(S, t);
+    tg_tv m = tgt_alu(S, TG_OP_MAX, (tg_tv[]){tgt_binop(S, TG_OP_XOR, t, kt, 0), tgt_binop(S, TG_OP_XOR, u, kt, 0)}, 2);
+    return tgt_binop(S, TG_OP_XOR, m, kt, 0);
+  }
+  tgt_py k = dt == TG_BOOL ? tgt_pybool(1) : tg_dt_is_unsigned(dt) ? tgt_pyint((int64_t)((1ull << tg_dt_bitsize(dt)) - 1)) : tgt_pyint(-1);
   tg_tv m = tgt_alu(S, TG_OP_MAX, (tg_tv[]){tgt_binop_py(S, TG_OP_XOR, t, k, 0), tgt_binop_py(S, TG_OP_XOR, u, k, 0)}, 2);
   return tgt_binop_py(S, TG_OP_XOR, m, k, 0);
 }

@@ -231,6 +231,8 @@ static mm compute(tg_uop *u) {
   int ok;
   if (op == TG_OP_CONST && !tg_uop_is_invalid(u)) {
     pyval v = from_arg(&u->arg, &ok);
+    /* a uint64 CONST holds its value's bits in the int64 arg: 2**64-1 is stored as -1, Python's int is 2**64-1 */
+    if (ok && u->dtype == TG_UINT64 && v.k == PV_INT) v.i = (i128)(uint64_t)(int64_t)v.i;
     if (ok) return range_of(v, v);
   }
   if (op == TG_OP_CAST && u->nsrc) return cast_rule(u);
@@ -247,8 +249,10 @@ static int64_t to_i64(pyval v) {
   return v.i > INT64_MAX ? INT64_MAX : v.i < INT64_MIN ? INT64_MIN : (int64_t)v.i;
 }
 
+static int sat_of(pyval v) { return v.k == PV_FLOAT ? 0 : v.i > INT64_MAX ? 1 : v.i < INT64_MIN ? -1 : 0; }
+
 static tg_bounds to_bounds(mm r) {
-  tg_bounds b = {r.lo.k == PV_FLOAT || r.hi.k == PV_FLOAT, to_i64(r.lo), to_i64(r.hi), as_f(r.lo), as_f(r.hi)};
+  tg_bounds b = {r.lo.k == PV_FLOAT || r.hi.k == PV_FLOAT, to_i64(r.lo), to_i64(r.hi), as_f(r.lo), as_f(r.hi), sat_of(r.lo), sat_of(r.hi)};
   return b;
 }
 

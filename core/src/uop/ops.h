@@ -180,7 +180,8 @@ const tg_shape *tg_uop_shape(tg_uop *u, tg_status *err);
 /* Value range (tinygrad's vmin/vmax), cached. Both views are always filled: imin/imax (ints and bools exactly, floats
 ** truncated; saturated to int64, so uint64's max and weakint's +-2**799 read INT64_MAX/INT64_MIN) and fmin/fmax.
 ** is_float: tinygrad's values are Python floats (a float dtype's default range, a float CONST, a CAST to float). */
-typedef struct tg_bounds { int is_float; int64_t imin, imax; double fmin, fmax; } tg_bounds;
+/* sat_lo/sat_hi: -1/+1 when imin/imax were clamped into int64 (uint64's 2**63.., weakint's big values), else 0. */
+typedef struct tg_bounds { int is_float; int64_t imin, imax; double fmin, fmax; int sat_lo, sat_hi; } tg_bounds;
 tg_bounds tg_uop_bounds(tg_uop *u);
 /* "vmin vmax" as Python's repr prints them ("0 9", "False True", "-inf inf"): ints exact to 127 bits (weakint's
 ** +-2**799 saturates there), bools and floats as Python writes them. Same buffer contract as tg_arg_repr. */

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -868,6 +869,10 @@ static tg_num bound_num(tg_uop *u, int hi) {
   tg_bounds b = tg_uop_bounds(u);
   if (b.is_float) return tg_num_f(hi ? b.fmax : b.fmin);
   if (u->dtype == TG_BOOL) return tg_num_b((int)(hi ? b.imax : b.imin));
+  /* a bound past int64 (uint64 above 2**63) cannot be an int64: clamping it inward would let the rules fold on a range
+  ** narrower than the truth (2**64-1 and 2**64-4 would both read INT64_MAX), so such a vmax reads +inf, a vmin -inf */
+  if (hi && b.sat_hi > 0) return tg_num_f(INFINITY);
+  if (!hi && b.sat_lo < 0) return tg_num_f(-INFINITY);
   return tg_num_i(hi ? b.imax : b.imin);
 }
 tg_num tg_uop_vmin(tg_uop *u) { return bound_num(u, 0); }
