@@ -139,9 +139,14 @@ static size_t progs_n, progs_cap;
 
 /* Codegen for one kernel AST, or the cached entry: the same AST on the same device costs nothing, the same source
 ** shares one entry. A new entry is registered uncompiled (handle NULL); compile_entries or get_program compiles it. */
+static tg_ptrset prog_by_ast; /* AST -> 1 + index of its first entry in progs */
+
 static tg_status lower_program(tg_device *dev, tg_uop *ast, size_t *out_index) {
-  for (size_t i = 0; i < progs_n; i++) /* same AST on the same device: no codegen at all */
-    if (progs[i].ast == ast && progs[i].dev == dev) return *out_index = i, TG_OK;
+  uint64_t *hit = prog_by_ast.cap ? tg_ptrset_get(&prog_by_ast, ast) : NULL;
+  if (hit && progs[*hit - 1].dev == dev) return *out_index = (size_t)(*hit - 1), TG_OK; /* same AST, same device: no codegen */
+  if (hit) /* the same AST on another device */
+    for (size_t i = 0; i < progs_n; i++)
+      if (progs[i].ast == ast && progs[i].dev == dev) return *out_index = i, TG_OK;
   tg_device_caps caps = {.struct_size = sizeof caps};
   tg_status st = tg_device_get_caps(dev, &caps);
   if (st) return st;
@@ -162,6 +167,8 @@ static tg_status lower_program(tg_device *dev, tg_uop *ast, size_t *out_index) {
   *e = (prog_entry){tg_uop_retain(ast), strdup(cg->source), dev, NULL, cg};
   if (!e->source) return tg_uop_release(e->ast), cg_program_free(cg), tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
   if (tg_getenv_int("DEBUG", 0) >= 4) fprintf(stderr, "%s\n", cg->source);
+  if (!prog_by_ast.cap && !tg_ptrset_init(&prog_by_ast, 64)) prog_by_ast.cap = 0;
+  if (prog_by_ast.cap) tg_ptrset_put(&prog_by_ast, ast, progs_n + 1); /* keeps the first entry when present */
   *out_index = progs_n++;
   return TG_OK;
 }
@@ -346,9 +353,12 @@ TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n) {
   tg_status st = TG_OK;
   for (size_t i = 0; i < n && !st; i++) {
     tg_tv v;
-    char what[48];
-    snprintf(what, sizeof what, "tg_tensor_realize: tensors[%zu]", i);
-    if ((st = tgt_tensor_get(tensors[i], what, &v))) break;
+    if ((st = tgt_tensor_get(tensors[i], "tg_tensor_realize: tensor", &v))) { /* the message names the index only on failure */
+      char what[48];
+      snprintf(what, sizeof what, "tg_tensor_realize: tensors[%zu]", i);
+      st = tgt_tensor_get(tensors[i], what, &v);
+      break;
+    }
     if (tg_dt_is_weak((tg_dtype)v.u->dtype) && v.dev) st = tg_err(TG_ERR_DTYPE, "cannot realize a weak dtype; cast to a concrete dtype first");
     else if (needs_realize(v.u)) uops[k++] = v.u;
   }
@@ -385,9 +395,12 @@ TG_API tg_status tg_tensor_lower(tg_tensor *const *tensors, size_t n, size_t *n_
   tg_status st = TG_OK;
   for (size_t i = 0; i < n && !st; i++) {
     tg_tv v;
-    char what[48];
-    snprintf(what, sizeof what, "tg_tensor_lower: tensors[%zu]", i);
-    if ((st = tgt_tensor_get(tensors[i], what, &v))) break;
+    if ((st = tgt_tensor_get(tensors[i], "tg_tensor_lower: tensor", &v))) { /* the message names the index only on failure */
+      char what[48];
+      snprintf(what, sizeof what, "tg_tensor_lower: tensors[%zu]", i);
+      st = tgt_tensor_get(tensors[i], what, &v);
+      break;
+    }
     if (tg_dt_is_weak((tg_dtype)v.u->dtype) && v.dev) st = tg_err(TG_ERR_DTYPE, "cannot realize a weak dtype; cast to a concrete dtype first");
     else if (needs_realize(v.u)) uops[k++] = v.u;
   }
