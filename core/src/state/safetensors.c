@@ -738,7 +738,11 @@ static tg_status save_plan(const char *const *names, tg_tensor *const *tensors, 
       if (p.i < p.n) st = junexpected(&p, "the end after the JSON object");
     }
     free(p.str);
-    if (st) return tg_err(TG_ERR_INVALID_ARGUMENT, "%s", tg_last_error());
+    if (st) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", tg_last_error());
+      return tg_err(TG_ERR_INVALID_ARGUMENT, "%s", msg);
+    }
   }
   sb_put(hdr, "{", 1);
   if (metadata_json) {

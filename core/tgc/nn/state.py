@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os, pathlib, time
 from collections import OrderedDict
 from typing import Any
-from tgc._ffi import ffi, lib, check
+from tgc._ffi import ffi, lib, check, STATUS, last_error
 from tgc.dtype import dtypes
 from tgc.tensor import Tensor
 
@@ -79,8 +79,10 @@ def safe_save(tensors: dict[str, Tensor], fn: str, metadata: dict[str, Any] | No
   cnames = [ffi.new("char[]", k.encode()) for k in names]
   meta = ffi.new("char[]", json.dumps(metadata, separators=(",", ":")).encode()) if metadata else ffi.NULL
   hs = [t._h for t in tensors.values()]
-  check(lib().tg_safetensors_save_file(os.fsencode(fn), ffi.new("char *[]", cnames) if cnames else ffi.NULL,
-                                       ffi.new("tg_tensor *[]", hs) if hs else ffi.NULL, len(hs), meta))
+  st = lib().tg_safetensors_save_file(os.fsencode(fn), ffi.new("char *[]", cnames) if cnames else ffi.NULL,
+                                      ffi.new("tg_tensor *[]", hs) if hs else ffi.NULL, len(hs), meta)
+  if st == STATUS["TG_ERR_IO"]: raise OSError(last_error())
+  check(st)
 
 # ---------------- state dict ----------------
 
