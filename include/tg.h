@@ -246,7 +246,7 @@ TG_API tg_status tg_program_release(tg_program *program);
 
 /* ---------------- Diagnostics ---------------- */
 
-/* Number of live handles of every kind (buffers, programs, tensors): for leak checks in tests and tools. */
+/* Number of live handles of every kind (buffers, programs, tensors, safetensors files): for leak checks in tests and tools. */
 TG_API tg_status tg_debug_live_handles(size_t *out_count);
 
 /* Number of live UOps (graph nodes) in the process: for leak checks in tests and tools. */
@@ -499,6 +499,92 @@ TG_API tg_status tg_tensor_lower(tg_tensor *const *tensors, size_t n, size_t *n_
 ** realizing it first. nbytes must equal numel * itemsize (TG_ERR_INVALID_ARGUMENT naming both otherwise).
 ** dst: borrowed for the call. */
 TG_API tg_status tg_tensor_data(tg_tensor *t, void *dst, size_t nbytes);
+
+/* ---------------- State ---------------- */
+
+/* Safetensors files (tinygrad's nn.state safe_load / safe_save). A file is an 8-byte little-endian header length N,
+** N bytes of UTF-8 JSON mapping each tensor name to {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}
+** (byte offsets into the data that follows the header) plus an optional "__metadata__" object, then the data.
+** Dtype names: F64 F32 F16 BF16 I64 I32 I16 I8 U64 U32 U16 U8 BOOL F8_E4M3 F8_E5M2 (tinygrad's safe_dtypes).
+**
+**   tg_safetensors *st; tg_safetensors_entry e = {.struct_size = sizeof e}; tg_tensor *w; size_t i;
+**   if (tg_safetensors_open("model.safetensors", &st) != TG_OK) { fprintf(stderr, "%s\n", tg_last_error()); return 1; }
+**   if (tg_safetensors_find(st, "fc.weight", &i) == TG_OK && tg_safetensors_entry_get(st, i, &e) == TG_OK)
+**     tg_safetensors_tensor(st, i, NULL, &w);   // w: a tensor of e.dtype and e.shape holding the file's bytes
+**   tg_safetensors_release(st);
+**
+** Parsing is strict and bounds-checked: every malformed input returns TG_ERR_CORRUPT with a message naming the problem
+** ("safetensors: tensor 'w': data_offsets [0, 20] hold 20 bytes but shape (2, 3) of F32 needs 24") and never reads
+** outside the given bytes. Checked: length prefix (at least 8 bytes; header inside the file and at most 100000000
+** bytes), UTF-8, JSON syntax (nesting at most 128 deep), a top-level object whose "__metadata__" is an object and whose
+** other values are objects with a known string "dtype", a "shape" of non-negative integers (at most 64 dims) and
+** "data_offsets" of two integers begin <= end inside the data, holding exactly numel * itemsize bytes; no duplicate
+** names or fields; no two non-empty tensors' byte ranges overlap. Other fields of a tensor are ignored; bytes after the
+** last tensor are allowed.
+**
+** A tg_safetensors handle is immutable: every call on it is thread-safe. */
+typedef struct tg_safetensors tg_safetensors;
+
+/* One tensor of a parsed file. Versioned out-struct: set struct_size = sizeof(tg_safetensors_entry). The pointers are
+** owned by the handle and valid until it is released. */
+typedef struct tg_safetensors_entry {
+  size_t struct_size;
+  const char *name;      /* NUL-terminated UTF-8 (names holding U+0000 are refused when parsing) */
+  tg_dtype dtype;
+  size_t ndim;
+  const int64_t *shape;  /* ndim dims (a valid pointer even when ndim is 0) */
+  uint64_t begin, end;   /* data_offsets: [begin, end) bytes after the header */
+  uint64_t file_offset;  /* where the tensor's bytes start in the file: 8 + header length + begin */
+} tg_safetensors_entry;
+
+/* Parses a safetensors file held in memory. data: nbytes bytes, copied before return (the handle keeps its own copy).
+** Returns a new handle owned by the caller; release with tg_safetensors_release(). TG_ERR_CORRUPT as described above;
+** TG_ERR_NULL_POINTER for NULL data with nbytes > 0. */
+TG_API tg_status tg_safetensors_parse(const void *data, size_t nbytes, tg_safetensors **out);
+
+/* Reads and parses the file at path (as tg_safetensors_parse). TG_ERR_IO naming the path and the system's reason when
+** it cannot be read. Returns a new handle; release with tg_safetensors_release(). */
+TG_API tg_status tg_safetensors_open(const char *path, tg_safetensors **out);
+
+/* Drops the handle. NULL is a no-op; a handle already released returns TG_ERR_INVALID_HANDLE. */
+TG_API tg_status tg_safetensors_release(tg_safetensors *st);
+
+/* Number of tensors in the file ("__metadata__" is not one). */
+TG_API tg_status tg_safetensors_count(tg_safetensors *st, size_t *out);
+
+/* The index-th tensor, in the order of the header. TG_ERR_OUT_OF_RANGE for index >= count; TG_ERR_INVALID_ARGUMENT
+** when out->struct_size is smaller than the struct up to file_offset. */
+TG_API tg_status tg_safetensors_entry_get(tg_safetensors *st, size_t index, tg_safetensors_entry *out);
+
+/* The index of the tensor called name. TG_ERR_OUT_OF_RANGE naming it when the file has none. */
+TG_API tg_status tg_safetensors_find(tg_safetensors *st, const char *name, size_t *index);
+
+/* The index-th tensor as a new tg_tensor of its dtype and shape holding a copy of its bytes (as tg_tensor_from_host with
+** TG_HOST_ARRAY), on device (NULL: $DEV, else "CPU"). Returns a new reference; release with tg_tensor_release().
+** TG_ERR_OUT_OF_RANGE for index >= count. */
+TG_API tg_status tg_safetensors_tensor(tg_safetensors *st, size_t index, const char *device, tg_tensor **out);
+
+/* The header's JSON text exactly as in the file (with its padding), the data starting at byte 8 + *len; or (what =
+** 1) the "__metadata__" value's JSON text, "" when the file has none. Writes at most cap bytes including a terminating
+** NUL into buf (buf may be NULL when cap is 0) and the full length (without the NUL) to *len: call with cap 0 first to
+** size the buffer. TG_ERR_INVALID_ARGUMENT for what other than 0 or 1. */
+TG_API tg_status tg_safetensors_json(tg_safetensors *st, int what, char *buf, size_t cap, size_t *len);
+
+/* Serializes n named tensors as tinygrad's safe_save lays them out: the JSON header ("__metadata__" first when
+** metadata_json is not NULL, then the tensors in the given order at consecutive offsets, names escaped as Python's
+** json.dumps escapes them, no spaces) padded with spaces to a multiple of 8 bytes, then each tensor's bytes. Realizes
+** the tensors. names, tensors: n entries each, borrowed; metadata_json: a JSON object copied verbatim into the header,
+** or NULL for none. buf: caller-owned; *len receives the file's size. When cap < that size nothing is written or
+** realized (call with cap 0 first to size the buffer). Errors: TG_ERR_INVALID_ARGUMENT for a NULL or invalid UTF-8
+** name, a duplicate name, the name "__metadata__", metadata_json that is not a JSON object; TG_ERR_DTYPE for a weak
+** dtype ("safe_save requires concrete dtypes") or a dtype safetensors cannot name (fp8 fnuz); realize errors. */
+TG_API tg_status tg_safetensors_save(const char *const *names, tg_tensor *const *tensors, size_t n, const char *metadata_json,
+                                     void *buf, size_t cap, size_t *len);
+
+/* tg_safetensors_save into the file at path (created or truncated). TG_ERR_IO naming the path when it cannot be
+** written; the other errors as tg_safetensors_save, and then the file is left untouched. */
+TG_API tg_status tg_safetensors_save_file(const char *path, const char *const *names, tg_tensor *const *tensors, size_t n,
+                                          const char *metadata_json);
 
 /* ---------------- Counters ---------------- */
 

@@ -35,7 +35,8 @@ def test_import_loads_no_library():
 
 @pytest.mark.parametrize("name,bases", [("TG_ERR_INVALID_ARGUMENT", (ValueError,)), ("TG_ERR_NULL_POINTER", (ValueError,)),
   ("TG_ERR_SHAPE", (ValueError,)), ("TG_ERR_DTYPE", (ValueError,)), ("TG_ERR_OUT_OF_RANGE", (IndexError,)), ("TG_ERR_OUT_OF_MEMORY", (MemoryError,)),
-  ("TG_ERR_UNSUPPORTED", (NotImplementedError,)), ("TG_ERR_COMPILE", (CompileError,)), ("TG_ERR_INVALID_HANDLE", ()), ("TG_ERR_DEVICE", ())])
+  ("TG_ERR_UNSUPPORTED", (NotImplementedError,)), ("TG_ERR_COMPILE", (CompileError,)), ("TG_ERR_INVALID_HANDLE", ()), ("TG_ERR_DEVICE", ()),
+  ("TG_ERR_CORRUPT", (ValueError,))])
 def test_error_classes(name, bases):
   cls = error_class(STATUS[name])
   assert issubclass(cls, TgcError) and issubclass(cls, RuntimeError) and all(issubclass(cls, b) for b in bases), (name, cls.__mro__)

@@ -49,11 +49,12 @@ class InvalidHandleError(TgcError): code = "TG_ERR_INVALID_HANDLE"
 class LoadError(TgcError): code = "TG_ERR_LOAD"
 class AbiError(TgcError): code = "TG_ERR_ABI"
 class UnavailableError(TgcError): code = "TG_ERR_UNAVAILABLE"
+class CorruptError(TgcError, ValueError): code = "TG_ERR_CORRUPT"
 
 # keyed by the enum's names, so a renumbered or appended code needs no edit here; codes not listed raise TgcError
 _ERRORS: dict[str, type[TgcError]] = {c.code: c for c in (InvalidArgumentError, NullPointerError, ShapeError, DtypeError, OutOfRangeError,
                                                           TgcMemoryError, UnsupportedError, CompileError, InvalidHandleError, LoadError, AbiError,
-                                                          UnavailableError)}
+                                                          UnavailableError, CorruptError)}
 
 def error_class(status: int) -> type[TgcError]: return _ERRORS.get(STATUS_NAMES.get(status, ""), TgcError)
 
