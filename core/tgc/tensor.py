@@ -4,7 +4,7 @@ Every op builds the lazy UOp graph in C, exactly as tinygrad builds it; this mod
 C arguments (Python scalars become weak 0-d constants, as tinygrad's ufix makes them) and C errors into the exception
 types tinygrad raises for the same input. Realize, .numpy() and friends arrive with the engine."""
 from __future__ import annotations
-import math, struct, weakref
+import hashlib, math, struct, weakref
 from collections.abc import Sequence
 from typing import Any
 from tgc._ffi import ffi, lib, enum_names, check, last_error, error_class, STATUS_NAMES
@@ -234,6 +234,113 @@ class Tensor:
   def long(self) -> Tensor: return self.cast(dtypes.long)
   def short(self) -> Tensor: return self.cast(dtypes.short)
   def contiguous(self) -> Tensor: return _call("tg_tensor_contiguous", self._h)
+  # ---------------- random (tinygrad's threefry counter-based generator, bit for bit) ----------------
+
+  _seed: int = 0
+  _device_seeds: dict = {}
+  _device_rng_counters: dict = {}
+
+  @staticmethod
+  def manual_seed(seed=0) -> None:
+    """Sets the seed for random operations."""
+    Tensor._seed, Tensor._device_seeds, Tensor._device_rng_counters = seed, {}, {}
+
+  @staticmethod
+  def _next_counter(device: str, num: int) -> tuple[Tensor, Tensor]:
+    if device not in Tensor._device_seeds:
+      h = int.from_bytes(hashlib.sha256(len(Tensor._device_seeds).to_bytes(4, "big")).digest(), "big")
+      Tensor._device_seeds[device] = Tensor([h & 0xffffffff, Tensor._seed & 0xffffffff], device=device, dtype=dtypes.uint32)
+      Tensor._device_rng_counters[device] = Tensor([0, 0], device=device, dtype=dtypes.uint32)
+    counter = Tensor._device_rng_counters[device]
+    new_low = counter[0:1] + (num & 0xffffffff)
+    new_high = counter[1:2] + (num >> 32) + (new_low < counter[0])
+    counter.assign(new_low.cat(new_high))
+    low = counter[0:1] - (num & 0xffffffff)
+    high = counter[1:2] - (num >> 32) - (counter[0] < (num & 0xffffffff))
+    return Tensor._device_seeds[device], low.cat(high)
+
+  @staticmethod
+  def _threefry_random_bits(key: Tensor, counts0: Tensor, counts1: Tensor) -> Tensor:
+    x = (counts1.cast(dtypes.uint64) << 32) | counts0.cast(dtypes.uint64)
+    x = x._binary("THREEFRY", (key[1].cast(dtypes.uint64) << 32) | key[0].cast(dtypes.uint64))
+    return x.cast(dtypes.uint32).cat((x >> 32).cast(dtypes.uint32))
+
+  @staticmethod
+  def random_bits(key: Tensor, counter: Tensor, num: int) -> Tensor:
+    low, high = counter[0:1], counter[1:2]
+    bits = []
+    for i in range(0, num, 0xffffffff):
+      chunk = min(num - i, 0xffffffff)
+      c_low = low + (i & 0xffffffff)
+      c_high = high + (i >> 32) + (c_low < low)
+      new_key = Tensor._threefry_random_bits(key, c_low, c_high)
+      counts0 = Tensor.arange(-(-chunk // 2), dtype=dtypes.uint32)
+      counts1 = counts0 + -(-chunk // 2)
+      bits.append(Tensor._threefry_random_bits(new_key, counts0, counts1)[:chunk])
+    return bits[0].cat(*bits[1:]) if bits else counter[0:0]
+
+  @staticmethod
+  def _bits_to_rand(bits: Tensor, shape: tuple[int, ...], dtype: DType) -> Tensor:
+    _, nmant = dtypes.finfo(dtype)
+    uint_dtype = {1: dtypes.uint8, 2: dtypes.uint16, 4: dtypes.uint32, 8: dtypes.uint64}[dtype.itemsize]
+    one_bits = {2: (struct.unpack("<H", struct.pack("<e", 1.0))[0] if dtype == dtypes.float16 else 0x3F80), 4: 0x3F800000,
+                8: 0x3FF0000000000000}[dtype.itemsize]
+    out = bits.bitcast(uint_dtype).rshift(dtype.itemsize * 8 - nmant).bitwise_or(one_bits).bitcast(dtype)
+    return out[:math.prod(shape)].sub(1).reshape(shape)
+
+  @staticmethod
+  def rand(*shape, device: str | None = None, dtype: DTypeLike | None = None, contiguous: bool = True) -> Tensor:
+    """Uniform random values in [0, 1), the same stream as tinygrad's for the same seed."""
+    dt = to_dtype(dtype) if dtype is not None else dtypes.default_float
+    if not dtypes.is_float(dt) or dt in dtypes.weaks: raise ValueError(f"rand only supports concrete float dtypes, got {dt}")
+    shape = _argfix(*shape)
+    if not all(isinstance(s, int) and s >= 0 for s in shape): raise ValueError(f"invalid input {shape=}")
+    device = _canonical(device)
+    key, counter = Tensor._next_counter(device, -(-(math.prod(shape) * dt.itemsize) // 4))
+    out = Tensor._bits_to_rand(Tensor.random_bits(key, counter, -(-(math.prod(shape) * dt.itemsize) // 4)), shape, dt)
+    return out.contiguous() if contiguous else out
+  def rand_like(self, **kwargs) -> Tensor:
+    return Tensor.rand(*self.shape, device=kwargs.pop("device", self.device), dtype=kwargs.pop("dtype", self.dtype), **kwargs)
+  def randn_like(self, dtype: DTypeLike | None = None, **kwargs) -> Tensor:
+    if (dt := to_dtype(dtype) if dtype is not None else self.dtype) in dtypes.weaks and dtype is None:
+      raise ValueError(f"randn_like requires an explicit dtype for {dt}")
+    src = self.stack(self).rand_like(**{**kwargs, "dtype": dtypes.float32})
+    return src[0].mul(2 * math.pi).cos().mul((1 - src[1]).log().mul(-2).sqrt()).cast(dt)
+  @staticmethod
+  def randn(*shape, dtype: DTypeLike | None = None, **kwargs) -> Tensor:
+    return Tensor.empty(*shape, **kwargs).randn_like(dtype=dtype)
+  @staticmethod
+  def randint(*shape, low=0, high=10, dtype=dtypes.int32, **kwargs) -> Tensor:
+    if not all(isinstance(v, int) for v in (low, high)): raise TypeError(f"{low=} and {high=} must be integers")
+    if not dtypes.is_int(dtype := to_dtype(dtype)): raise TypeError(f"{dtype=} must be int")
+    if low >= high: raise ValueError(f"Tensor.randint requires low < high, got {low=}, {high=}")
+    return Tensor.uniform(*shape, low=low, high=high, dtype=dtype, **kwargs)
+  @staticmethod
+  def normal(*shape, mean=0.0, std=1.0, **kwargs) -> Tensor:
+    if std < 0: raise ValueError(f"Tensor.normal requires std >= 0, got {std=}")
+    return std * Tensor.randn(*shape, **kwargs) + mean
+  @staticmethod
+  def uniform(*shape, low=0.0, high=1.0, dtype: DTypeLike | None = None, **kwargs) -> Tensor:
+    shape = _argfix(*shape)
+    if not all(isinstance(s, int) and s >= 0 for s in shape): raise ValueError(f"invalid input {shape=}")
+    if low >= high: raise ValueError(f"Tensor.uniform requires low < high, got {low=}, {high=}")
+    return ((high - low) * Tensor.rand(*shape, **kwargs)).cast(dtype or dtypes.default_float) + low
+  @staticmethod
+  def scaled_uniform(*shape, **kwargs) -> Tensor:
+    return Tensor.uniform(*shape, low=-1.0, high=1.0, **kwargs).mul(math.prod(_argfix(*shape)) ** -0.5)
+  @staticmethod
+  def glorot_uniform(*shape, **kwargs) -> Tensor:
+    bound = (6 / (_argfix(*shape)[0] + math.prod(_argfix(*shape)[1:]))) ** 0.5
+    return Tensor.uniform(*shape, low=-bound, high=bound, **kwargs)
+  @staticmethod
+  def kaiming_uniform(*shape, a: float = 0.01, **kwargs) -> Tensor:
+    bound = (6 / (1 + a ** 2) / math.prod(_argfix(*shape)[1:])) ** 0.5
+    return Tensor.uniform(*shape, low=-bound, high=bound, **kwargs)
+  @staticmethod
+  def kaiming_normal(*shape, a: float = 0.01, **kwargs) -> Tensor:
+    std = (2 / (1 + a ** 2) / math.prod(_argfix(*shape)[1:])) ** 0.5
+    return Tensor.normal(*shape, mean=0.0, std=std, **kwargs)
+
   # ---------------- indexing, stack, cat, split ----------------
 
   def __getitem__(self, indices) -> Tensor:
