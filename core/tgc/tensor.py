@@ -4,11 +4,11 @@ Every op builds the lazy UOp graph in C, exactly as tinygrad builds it; this mod
 C arguments (Python scalars become weak 0-d constants, as tinygrad's ufix makes them) and C errors into the exception
 types tinygrad raises for the same input. Realize, .numpy() and friends arrive with the engine."""
 from __future__ import annotations
-import hashlib, math, struct, weakref
+import hashlib, math, os, struct, weakref
 from collections.abc import Sequence
 from typing import Any
 from tgc._ffi import ffi, lib, enum_names, check, last_error, error_class, STATUS_NAMES
-from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, _from_value, _ATTR
+from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, sum_acc_dtype, _from_value, _ATTR
 
 ConstType = float | int | bool
 
@@ -22,7 +22,8 @@ _UNARY_METHODS = {"neg": "NEG", "reciprocal": "RECIPROCAL", "sqrt": "SQRT", "rsq
                   "log": "LOG", "log10": "LOG10", "sin": "SIN", "cos": "COS", "tan": "TAN", "trunc": "TRUNC", "floor": "FLOOR", "ceil": "CEIL",
                   "round": "ROUND", "abs": "ABS", "sign": "SIGN", "relu": "RELU", "sigmoid": "SIGMOID", "tanh": "TANH", "silu": "SILU",
                   "swish": "SILU", "square": "SQUARE", "logical_not": "LOGICAL_NOT", "bitwise_not": "BITWISE_NOT", "isnan": "ISNAN",
-                  "isfinite": "ISFINITE", "__neg__": "NEG", "__invert__": "BITWISE_NOT"}
+                  "isfinite": "ISFINITE", "__neg__": "NEG", "__invert__": "BITWISE_NOT", "detach": "DETACH",
+                  "contiguous_backward": "CONTIGUOUS_BACKWARD"}
 # name -> (enum, reflected operand order); methods with a `reverse` flag take it as tinygrad's do
 _BINARY_METHODS = {"add": "ADD", "sub": "SUB", "mul": "MUL", "pow": "POW", "mod": "MOD", "bitwise_and": "AND", "bitwise_or": "OR",
                    "bitwise_xor": "XOR", "lshift": "SHL", "rshift": "SHR"}
@@ -234,6 +235,106 @@ class Tensor:
   def long(self) -> Tensor: return self.cast(dtypes.long)
   def short(self) -> Tensor: return self.cast(dtypes.short)
   def contiguous(self) -> Tensor: return _call("tg_tensor_contiguous", self._h)
+  # ---------------- functional compositions (tinygrad's OpMixin definitions over the C ops) ----------------
+  # These build exactly tinygrad's graphs from libtgc's ops; they are composed here, not yet in core/src/tensor.
+
+  training: bool = os.environ.get("TRAINING", "0") not in ("", "0")  # tinygrad's TRAINING context variable
+
+  class train:
+    """with Tensor.train(): ... turns Tensor.training on inside the block (tinygrad: Context(TRAINING=1))."""
+    def __init__(self, mode: bool = True): self.mode = mode
+    def __enter__(self): self.prev, Tensor.training = Tensor.training, self.mode
+    def __exit__(self, *_): Tensor.training = self.prev
+
+  def batchnorm(self, weight, bias, mean, invstd, axis=1) -> Tensor:
+    axis_ = _argfix(axis)
+    shape = tuple(s if ax in axis_ else 1 for ax, s in enumerate(self.shape))
+    x = self - mean.reshape(shape)
+    if weight is not None: x = x * weight.reshape(shape)
+    ret = x.mul(invstd.reshape(shape) if len(invstd.shape) == len(axis_) else invstd)
+    return (ret + bias.reshape(shape)) if bias is not None else ret
+
+  def _softmax(self, axis, dtype: DTypeLike | None = None):
+    m = self - self.max(axis=axis, keepdim=True).detach()
+    if dtype is not None: m = m.cast(to_dtype(dtype))
+    e = m.exp()
+    return m, e, e.sum(axis=axis, keepdim=True)
+  def softmax(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor:
+    _, e, ss = self._softmax(axis, dtype)
+    return e * ss.reciprocal()
+  def log_softmax(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor:
+    m, _, ss = self._softmax(axis, dtype)
+    return m - ss.log()
+  def softmin(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor: return (-self).softmax(axis, dtype)
+  def logsumexp(self, axis=None, keepdim=False) -> Tensor:
+    m = self.max(axis=axis, keepdim=True).detach()
+    return (self - m).exp().sum(axis=axis, keepdim=keepdim).log() + (m if keepdim else m.squeeze(axis))
+  def argmax(self, axis=None, keepdim=False) -> Tensor:
+    if axis is None: return self.flatten().argmax(0)
+    axis = self._resolve_dim(axis)
+    m = self.eq(self.max(axis=axis, keepdim=True))
+    idx = m * Tensor.arange(self.shape[axis], 0, -1).reshape(self.shape[axis], *[1] * (self.ndim - axis - 1))
+    return (self.shape[axis] - idx.max(axis=axis, keepdim=keepdim)).cast(dtypes.int32)
+  def argmin(self, axis=None, keepdim=False) -> Tensor:
+    return self._inverse().argmax(axis=axis, keepdim=keepdim)
+  def _inverse(self) -> Tensor: return -self if self.is_floating_point() else ~self if dtypes.is_int(self.dtype) else self.logical_not()
+  def _one_hot_along_dim(self, num_classes: int, dim: int = -1) -> Tensor:
+    if not dtypes.is_int(self.dtype): raise RuntimeError(f"_one_hot_along_dim expects int index tensor, getting {self.dtype}")
+    offset = self.ndim - self._resolve_dim(dim) - 1
+    return self.eq(Tensor.arange(num_classes).reshape((num_classes,) + (1,) * offset))
+  def one_hot(self, num_classes: int) -> Tensor:
+    if not dtypes.is_int(self.dtype): raise RuntimeError(f"expect integer dtype, getting {self.dtype=}")
+    if num_classes < 0: raise ValueError(f"num_classes must be non-negative, got {num_classes}")
+    return self[..., None]._one_hot_along_dim(num_classes).where(1, 0)
+  def _do_reduction(self, reduction: str = "mean") -> Tensor:
+    if reduction not in ("none", "mean", "sum"): raise ValueError(f"{reduction=} must be one of ('none', 'mean', 'sum')")
+    return self.mean() if reduction == "mean" else self.sum() if reduction == "sum" else self
+  def sparse_categorical_crossentropy(self, Y: Tensor, ignore_index: int = -1, label_smoothing=0.0, reduction: str = "mean") -> Tensor:
+    assert 0.0 <= label_smoothing <= 1.0, "label_smoothing must be in [0.0, 1.0]"
+    if Y.device is not None and self.device is not None and Y.device != self.device:
+      raise RuntimeError(f"expected Y and self on the same device, {Y.device=}, {self.device=}")
+    log_probs = self.log_softmax()
+    loss_mask = Y.ne(ignore_index) if ignore_index != -1 else Tensor.full(Y.shape, True, dtype=dtypes.bool, device=Y.device, buffer=False)
+    y = Y.unsqueeze(-1)._one_hot_along_dim(self.shape[-1], dim=-1) * loss_mask.unsqueeze(-1)
+    smoothing = label_smoothing * (log_probs.mean(-1) * loss_mask)
+    unreduced = ((1 - label_smoothing) * (log_probs * y).sum(-1) + smoothing)
+    return -unreduced.sum() / loss_mask.sum() if reduction == "mean" else -unreduced._do_reduction(reduction)
+  def cross_entropy(self, Y: Tensor, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    assert 0.0 <= label_smoothing <= 1.0, "label_smoothing must be in [0.0, 1.0]"
+    classes_dim = 0 if self.ndim == 1 else 1
+    if self.shape != Y.shape:
+      if self.max(classes_dim).shape != Y.shape: raise RuntimeError(f"shape mismatch: {self.shape=}, {Y.shape=}")
+      Y = Y.unsqueeze(classes_dim)._one_hot_along_dim(num_classes=self.shape[classes_dim], dim=classes_dim)
+    Y = (1 - label_smoothing) * Y + label_smoothing / int(Y.shape[classes_dim])
+    return -self.log_softmax(classes_dim).mul(Y).sum(classes_dim)._do_reduction(reduction)
+  def var(self, axis=None, keepdim=False, correction=1) -> Tensor:
+    output_dtype = self.dtype if dtypes.is_float(self.dtype) else dtypes.float32
+    squares = (self - self.mean(axis=axis, keepdim=True)).square()
+    n = math.prod([si for si, so in zip(self.shape, squares.sum(axis=axis, keepdim=True).shape) if si != so])
+    numerator = squares.cast(sum_acc_dtype(self.dtype)).sum(axis=axis, keepdim=keepdim)
+    return numerator.div(max(n - correction, 0)).cast(output_dtype)
+  def std(self, axis=None, keepdim=False, correction=1) -> Tensor: return self.var(axis, keepdim, correction).sqrt()
+  def layernorm(self, axis=-1, eps: float = 1e-5) -> Tensor:
+    y = (self - self.mean(axis, keepdim=True))
+    return y.mul((y * y).mean(axis, keepdim=True).add(eps).rsqrt())
+  def linear(self, weight: Tensor, bias: Tensor | None = None, dtype: DTypeLike | None = None) -> Tensor:
+    if dtype is not None:
+      dt = to_dtype(dtype)
+      return self.cast(dt).linear(weight.cast(dt), bias.cast(dt) if bias is not None else bias)
+    x = self.mul(weight) if len(weight.shape) == 1 else self.dot(weight)
+    return x.add(bias) if bias is not None else x
+  def sequential(self, ll) -> Tensor:
+    x = self
+    for f in ll: x = f(x)
+    return x
+  def dropout(self, p=0.5) -> Tensor:
+    if not 0 <= p <= 1: raise ValueError(f"{p=} is out of range [0, 1]")
+    if not Tensor.training or p == 0: return self
+    if p == 1: return self * 0
+    return (self.rand_like(dtype=dtypes.default_float, contiguous=False) >= p).contiguous().where(self, 0) / (1.0 - p)
+  def leaky_relu(self, neg_slope=0.01) -> Tensor: return (self < 0).where(neg_slope * self, self)
+  def gelu(self) -> Tensor: return 0.5 * self * (1 + (math.sqrt(2 / math.pi) * (self + 0.044715 * self ** 3)).tanh())
+
   # ---------------- random (tinygrad's threefry counter-based generator, bit for bit) ----------------
 
   _seed: int = 0

@@ -263,6 +263,8 @@ tg_tv tgt_unary(tgt_scope *S, int op, tg_tv x) {
   case TG_UNARY_ISNAN: return isnan_(S, x);
   case TG_UNARY_ISINF: return isinf_(S, x);
   case TG_UNARY_ISFINITE: return tgt_logical_not(S, tgt_binop(S, TG_OP_OR, isinf_(S, x), isnan_(S, x), 0));
+  case TG_UNARY_DETACH: return tgt_mk(S, TG_OP_DETACH, TG_DT_AUTO, &x, 1, tg_arg_none(), NULL);
+  case TG_UNARY_CONTIGUOUS_BACKWARD: return tgt_mk(S, TG_OP_CONTIGUOUS_BACKWARD, TG_DT_AUTO, &x, 1, tg_arg_none(), NULL);
   }
   return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "invalid unary op %d", op);
 }

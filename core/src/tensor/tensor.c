@@ -445,7 +445,7 @@ TG_API tg_status tg_tensor_arange(tg_tensor *start, tg_tensor *stop, tg_tensor *
 TG_API tg_status tg_tensor_unary(tg_unary_op op, tg_tensor *x, tg_tensor **out) {
   NEED_OUT("tg_tensor_unary");
   GET(x, "x", a);
-  if ((unsigned)op > TG_UNARY_ISFINITE) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_unary: invalid op %d", (int)op);
+  if ((unsigned)op > TG_UNARY_CONTIGUOUS_BACKWARD) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_unary: invalid op %d", (int)op);
   tgt_scope S = {0};
   return finish(&S, tgt_unary(&S, (int)op, a), out);
 }
