@@ -244,9 +244,11 @@ tg_tv tgt_flip(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n) {
     if (tgt_resolve_dim(S, axes[i], s.n, 0, &a[i])) return TGT_NONE;
     for (size_t j = 0; j < i; j++) dup |= a[j] == a[i];
   }
-  if (dup) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "dim can appear at most once, getting %s", SHAPE_STR(a, n));
+  /* _resolve_dim lets axis 0 and -1 through on a 0-d tensor; tinygrad's assert then refuses them */
   for (size_t i = 0; i < n; i++)
-    if (a[i] >= 0 && a[i] < (int64_t)s.n) flags[a[i]] = 1, any = 1;
+    if (a[i] < 0 || a[i] >= (int64_t)s.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "flip args must be axis ints %s", SHAPE_STR(a, n));
+  if (dup) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "dim can appear at most once, getting %s", SHAPE_STR(a, n));
+  for (size_t i = 0; i < n; i++) flags[a[i]] = 1, any = 1;
   return any ? mop_tuple(S, x, TG_OP_FLIP, flags, s.n, 1) : x;
 }
 
