@@ -45,7 +45,7 @@ _EXC_BY_MESSAGE = (("shape mismatch: objects cannot be broadcast", IndexError), 
   ("cannot create storage for weak dtype", RuntimeError), ("bitcast requires concrete dtypes", RuntimeError),
   ("unsupported size in bitcast", RuntimeError), ("both tensors need to be at least 1D", RuntimeError), ("cannot dot", RuntimeError),
   ("base needs to be float", RuntimeError), ("arange [", OverflowError), ("integer division or modulo by zero", ZeroDivisionError),
-  ("float floor division by zero", ZeroDivisionError), ("kernel size cannot be greater", AssertionError))
+  ("float floor division by zero", ZeroDivisionError), ("kernel size cannot be greater", AssertionError), ("flip args must be axis ints", AssertionError))
 _EXC_BY_STATUS = {"TG_ERR_SHAPE": ValueError, "TG_ERR_DTYPE": RuntimeError, "TG_ERR_INVALID_ARGUMENT": ValueError, "TG_ERR_OUT_OF_RANGE": IndexError}
 
 def _check(status: int) -> None:

@@ -289,6 +289,29 @@ void cg_program_free(cg_program *p) {
   free(p);
 }
 
+/* An integer x/0 or x%0 with a constant 0 left after simplification is undefined in C, and gcc compiles it to a trap
+** (SIGILL) that would kill the caller's process; refuse the kernel as Python refuses 1 // 0. A divisor that is 0 only at
+** run time is the caller's to avoid, as in tinygrad. */
+static int is_zero(tg_uop *y) {
+  while (y->op == TG_OP_CAST && y->nsrc == 1) y = y->src[0];
+  if (y->op == TG_OP_STACK) {
+    for (size_t j = 0; j < y->nsrc; j++)
+      if (is_zero(y->src[j])) return 1;
+    return 0;
+  }
+  return y->op == TG_OP_CONST && (((y->arg.kind == TG_ARG_INT || y->arg.kind == TG_ARG_BOOL) && y->arg.i == 0) ||
+                                   (y->arg.kind == TG_ARG_FLOAT && y->arg.f == 0.0));
+}
+static tg_status check_const_int_div(tg_uop *const *lin, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    tg_uop *u = lin[i];
+    if ((u->op == TG_OP_CDIV || u->op == TG_OP_CMOD || u->op == TG_OP_FLOORDIV || u->op == TG_OP_FLOORMOD) && u->nsrc == 2 &&
+        !tg_dt_is_float((tg_dtype)u->dtype) && is_zero(u->src[1]))
+      return tg_err(TG_ERR_INVALID_ARGUMENT, "integer division or modulo by zero (Ops.%s in a kernel)", tg_op_name((tg_op)u->op));
+  }
+  return TG_OK;
+}
+
 tg_status tg_codegen_kernel(tg_uop *ast, const tg_device_caps *caps, const tg_codegen_opts *opts, cg_program **out) {
   if (!out) return tg_err(TG_ERR_NULL_POINTER, "codegen: out is NULL");
   *out = NULL;
@@ -307,6 +330,7 @@ tg_status tg_codegen_kernel(tg_uop *ast, const tg_device_caps *caps, const tg_co
   const char *dn = cg_kernel_name(&p->sink->arg);
   if (!(p->display_name = strdup(dn)) || !(p->name = cg_function_name(dn))) goto oom;
   if (!(p->lin = tg_codegen_linearize(p->sink, &p->n_lin))) goto fail;
+  if ((st = check_const_int_div(p->lin, p->n_lin))) return cg_scope_end(), cg_program_free(p), st;
   if (!(p->source = cs_render(cs_lang_named(ren.dialect), p->lin, p->n_lin, p->name))) goto fail;
   cg_scope_end();
   *out = p;

@@ -359,8 +359,8 @@ TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n) {
       st = tgt_tensor_get(tensors[i], what, &v);
       break;
     }
-    if (tg_dt_is_weak((tg_dtype)v.u->dtype) && v.dev) st = tg_err(TG_ERR_DTYPE, "cannot realize a weak dtype; cast to a concrete dtype first");
-    else if (needs_realize(v.u)) uops[k++] = v.u;
+    /* tinygrad's realize skips virtual tensors (UOp.is_virtual: no device, or a weak dtype that has no width to store) */
+    if (v.dev && !tg_dt_is_weak((tg_dtype)v.u->dtype) && needs_realize(v.u)) uops[k++] = v.u;
   }
   tg_uop *sink = NULL, *call = NULL, *linear = NULL;
   tg_schedule_map map = {0};
@@ -476,13 +476,45 @@ static tg_status clone_to_cpu(tg_tv x, tg_tensor **out) {
   return TG_OK;
 }
 
+/* tinygrad's UOp.buffer of a realized tensor: through CONTIGUOUS/RESHAPE/AFTER to a BUFFER, or a movement view that is a
+** contiguous range of one (a shrink, a permute of size-1 dims), at element offset *off. *b NULL: a CONST, no buffer. */
+static tg_status data_buffer(tg_uop *u, tg_uop **b, int64_t *off) {
+  while (u->op == TG_OP_CONTIGUOUS || u->op == TG_OP_CONTIGUOUS_BACKWARD || u->op == TG_OP_RESHAPE || u->op == TG_OP_DETACH ||
+         u->op == TG_OP_AFTER)
+    u = u->src[0];
+  *b = NULL, *off = 0;
+  if (u->op == TG_OP_BUFFER) return *b = u, TG_OK;
+  if (tgs_base(u)->op == TG_OP_CONST) return TG_OK;
+  tgs_clear_status();
+  if (tgs_session_begin()) return tgs_last_status();
+  tgs_pool P = {0};
+  tg_uop *vb = NULL;
+  int r = tgs_contiguous_view(&P, u, &vb, off);
+  /* the BUFFER found is the one u's graph holds, so the pointer outlives the pool */
+  if (r == 1 && vb->op == TG_OP_BUFFER) *b = vb;
+  tgs_pool_free(&P);
+  tgs_session_end();
+  if (r < 0) return tgs_last_status() ? tgs_last_status() : tg_err(TG_ERR_INTERNAL, "tg_tensor_data: contiguous_view failed");
+  if (!*b) return tg_err(TG_ERR_INTERNAL, "tg_tensor_data: realized tensor is %s, not a BUFFER or a contiguous view of one", tg_op_name((tg_op)u->op));
+  return TG_OK;
+}
+
 TG_API tg_status tg_tensor_data(tg_tensor *t, void *dst, size_t nbytes) {
   tg_tv v;
   tg_status st = tgt_tensor_get(t, "tg_tensor_data: tensor", &v);
   if (st) return st;
   if (!dst && nbytes) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_data: dst is NULL for %zu bytes", nbytes);
   if (v.u->op == TG_OP_CONST && !v.dev) return const_data(v.u, dst, nbytes); /* Tensor(3): no device, no kernel */
+  tgs_shp s0;
+  if (tgs_shape(v.u, &s0) == 1 && tgs_prod(s0.d, s0.n) == 0) /* tinygrad's data(): no elements, nothing to realize */
+    return nbytes ? tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_data: %zu bytes asked, the tensor holds 0", nbytes) : TG_OK;
   tg_tensor *c = NULL;
+  if (tg_dt_is_weak((tg_dtype)v.u->dtype)) { /* tinygrad's data(): a weak tensor is read in its strong dtype */
+    if ((st = tg_tensor_cast(t, tg_dt_strong((tg_dtype)v.u->dtype), &c))) return st;
+    st = tg_tensor_data(c, dst, nbytes);
+    tg_tensor_release(c);
+    return st;
+  }
   /* tinygrad's _buffer(): a contiguous copy, realized; its UOp is then a BUFFER (maybe reshaped). A virtual tensor (no
   ** device, e.g. Tensor.arange) is cloned onto the CPU first: a fresh buffer that stores the value (UOp.clone). */
   if (v.dev) st = tg_tensor_contiguous(t, &c);
@@ -490,32 +522,21 @@ TG_API tg_status tg_tensor_data(tg_tensor *t, void *dst, size_t nbytes) {
   if (st) return st;
   if (!(st = tg_tensor_realize(&c, 1))) st = tgt_tensor_get(c, "tg_tensor_data: tensor", &v);
   if (!st) {
-    tg_uop *b = v.u;
-    while (b->op == TG_OP_RESHAPE) b = b->src[0];
+    tg_uop *b = NULL;
+    int64_t off = 0;
+    st = data_buffer(v.u, &b, &off);
     tgs_shp s;
     size_t want = tgs_shape(v.u, &s) == 1 ? (size_t)tgs_prod(s.d, s.n) * (size_t)tg_dt_itemsize((tg_dtype)v.u->dtype) : 0;
-    if (nbytes != want) st = tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_data: %zu bytes asked, the tensor holds %zu", nbytes, want);
-    else if (b->op == TG_OP_CONST || !want) {
+    if (st) {
+    } else if (nbytes != want) st = tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_data: %zu bytes asked, the tensor holds %zu", nbytes, want);
+    else if (!b || !want) {
       st = tg_err(TG_ERR_UNSUPPORTED, "tg_tensor_data: the tensor has no buffer");
     } else {
       pthread_mutex_lock(&table_mu);
-      /* a contiguous view of a buffer (x[2:5], x.bitcast(dt)) realizes to no kernel: its CONTIGUOUS stays, and the bytes
-      ** are the underlying BUFFER's from the view's offset (tinygrad's UOp.buffer of a view) */
-      int64_t off = 0;
-      tgs_pool P = {0};
-      if (b->op == TG_OP_CONTIGUOUS && b->nsrc == 1) {
-        tg_uop *base = NULL;
-        tgs_clear_status();
-        if (tgs_session_begin() == 0) {
-          if (tgs_contiguous_view(&P, b->src[0], &base, &off) == 1 && base && base->op == TG_OP_BUFFER && off >= 0)
-            b = base, off *= tg_dt_itemsize((tg_dtype)base->dtype);
-          tgs_session_end();
-        }
-      }
-      tg_buffer *buf = b->op == TG_OP_BUFFER ? table_get(b) : NULL;
-      if (b->op != TG_OP_BUFFER) st = tg_err(TG_ERR_INTERNAL, "tg_tensor_data: realized tensor is %s, not a BUFFER", tg_op_name((tg_op)b->op));
-      else st = buf ? tg_buffer_copyout(buf, (size_t)off, dst, nbytes) : tg_err(TG_ERR_INTERNAL, "tg_tensor_data: BUFFER has no device memory");
-      tgs_pool_free(&P);
+      tg_buffer *buf = NULL;
+      st = device_buffer(b, &buf); /* tinygrad's ensure_allocated(): an empty() nobody wrote to has no memory yet */
+      size_t at = (size_t)off * (size_t)tg_dt_itemsize((tg_dtype)b->dtype);
+      if (!st) st = tg_buffer_copyout(buf, at, dst, nbytes);
       pthread_mutex_unlock(&table_mu);
     }
   }

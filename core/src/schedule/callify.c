@@ -384,12 +384,34 @@ void tg_schedule_map_free(tg_schedule_map *m) {
   m->from = m->to = NULL, m->n = 0;
 }
 
+/* The part of tinygrad's tensor-graph spec (checked on the big graph it schedules) that the frontend lets through:
+** bitwise AND/OR/XOR exist only for ints and bool, so `float_tensor & x` builds but is refused here. */
+static tg_status verify_bitwise(tg_uop *big_sink) {
+  size_t n = 0;
+  tg_uop **order = tg_uop_toposort(big_sink, &n);
+  if (!order) return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory in transform_to_call");
+  tg_status st = TG_OK;
+  for (size_t i = 0; i < n && !st; i++) {
+    tg_uop *u = order[i];
+    tgs_shp sh;
+    /* size-0 values never reach tinygrad's check: they become constants first */
+    if ((u->op == TG_OP_AND || u->op == TG_OP_OR || u->op == TG_OP_XOR) && tg_dt_is_float((tg_dtype)u->dtype) &&
+        !(tgs_shape(u, &sh) == 1 && tgs_prod(sh.d, sh.n) == 0))
+      st = tg_err(TG_ERR_DTYPE, "UOp verification failed at %zu on Ops.%s dtypes.%s: bitwise ops need int or bool operands", i,
+                  tg_op_name((tg_op)u->op), tg_dt_name((tg_dtype)u->dtype));
+  }
+  free(order);
+  return st;
+}
+
 tg_status tg_schedule_callify(tg_uop *big_sink, tg_uop **out_call, tg_schedule_map *becomes) {
   if (!big_sink || !out_call || !becomes) return tg_err(TG_ERR_NULL_POINTER, "tg_schedule_callify: NULL argument");
   *out_call = NULL;
   memset(becomes, 0, sizeof *becomes);
   tgs_clear_status();
   if (big_sink->op != TG_OP_SINK) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_schedule_callify: expected a SINK, got %s", tg_op_name((tg_op)big_sink->op));
+  tg_status vst = verify_bitwise(big_sink);
+  if (vst) return vst;
   if (tgs_session_begin()) return tgs_last_status();
   cctx c;
   memset(&c, 0, sizeof c);

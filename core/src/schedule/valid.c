@@ -65,7 +65,7 @@ static tg_uop *reduce_unparented(tg_rw *rw, tg_uop *red) {
     ret = np > 1 || red->dtype != red->src[0]->dtype ? tgs_replace_src(&P, red, par, np) : red->src[0];
     for (size_t i = 0; i < nu && ret; i++) {
       if (op == TG_OP_ADD) ret = tgs_bin(&P, TG_OP_MUL, ret, unpar[i]->src[0]);
-      else if (op == TG_OP_MUL) ret = (tg_err(TG_ERR_UNSUPPORTED, "scheduler: prod over a broadcast axis (pow) is not ported"), NULL);
+      else if (op == TG_OP_MUL) ret = tgs_bin(&P, TG_OP_POW, ret, unpar[i]->src[0]);
     }
     err = !ret;
   }

@@ -22,6 +22,11 @@ tg_tv tgt_bitcast(tgt_scope *S, tg_tv x, int dtype) {
     return tgt_fail(S, TG_ERR_DTYPE, "bitcast requires concrete dtypes, got dtypes.%s -> dtypes.%s",
                     tg_dtype_repr_name(x.u->dtype), tg_dtype_repr_name(dtype));
   if (x.u->dtype == dtype) return x;
+  /* tinygrad keeps shape () for a 0-d bitcast to another itemsize, a value no buffer can hold: refuse it here */
+  tgt_shape s;
+  if (tg_dt_itemsize((tg_dtype)x.u->dtype) != tg_dt_itemsize((tg_dtype)dtype) && !tgt_shape_of(S, x, &s) && s.n == 0)
+    return tgt_fail(S, TG_ERR_SHAPE, "unsupported size in bitcast: a 0-d dtypes.%s has no last dim to rescale for dtypes.%s",
+                    tg_dtype_repr_name(x.u->dtype), tg_dtype_repr_name(dtype));
   return tgt_mk(S, TG_OP_BITCAST, TG_DT_AUTO, &x, 1, tg_arg_dtype(dtype), NULL);
 }
 

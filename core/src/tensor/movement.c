@@ -2,6 +2,7 @@
 ** checks and messages, broadcasting by reshape + left EXPAND + permute (_broadcast_to), OpMixin's constant pad, and
 ** the shape plumbing _pool is built from (repeat, shrink_to, pad_to). Shapes are concrete here: a dim value of
 ** TGT_NONE_DIM stands for Python's None in shrink_to/reshape arguments. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,7 +177,12 @@ tg_tv tgt_pad_mm(tgt_scope *S, tg_tv x, const int64_t (*pads)[2], size_t n) {
   if (tgt_shape_of(S, x, &s)) return TGT_NONE;
   if (s.n != n) return tgt_fail(S, TG_ERR_SHAPE, "self.ndim=%u != len(arg)=%zu", s.n, n);
   int64_t off[TGT_MAXD], sz[TGT_MAXD];
-  for (size_t i = 0; i < n; i++) off[i] = pads[i][0], sz[i] = s.d[i] + pads[i][0] + pads[i][1];
+  for (size_t i = 0; i < n; i++) {
+    off[i] = pads[i][0];
+    if (__builtin_add_overflow(s.d[i], pads[i][0], &sz[i]) || __builtin_add_overflow(sz[i], pads[i][1], &sz[i]))
+      return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "pad (%lld, %lld) of a dim of %lld overflows int64", (long long)pads[i][0],
+                      (long long)pads[i][1], (long long)s.d[i]);
+  }
   return unless_same(S, x, mop_pairs(S, x, TG_OP_PAD, off, sz, n));
 }
 
@@ -193,6 +199,8 @@ tg_tv tgt_pad_constant(tgt_scope *S, tg_tv x, const int64_t (*pads)[2], size_t n
   if (has_neg) { /* shrink first for negative pads, then pad with the non-negative ones */
     for (size_t i = 0; i < n; i++) {
       int64_t b = pads[i][0], a = pads[i][1];
+      if (b == INT64_MIN || a == INT64_MIN || (a > 0 && s.d[i] > INT64_MAX - a))
+        return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "pad (%lld, %lld) of a dim of %lld overflows int64", (long long)b, (long long)a, (long long)s.d[i]);
       bounds[i][0] = -(b < 0 ? b : 0), bounds[i][1] = a + s.d[i] < s.d[i] ? a + s.d[i] : s.d[i];
       pos[i][0] = b > 0 ? b : 0, pos[i][1] = a > 0 ? a : 0;
     }
@@ -210,7 +218,11 @@ tg_tv tgt_shrink(tgt_scope *S, tg_tv x, const int64_t (*bounds)[2], size_t n) {
   if (tgt_shape_of(S, x, &s)) return TGT_NONE;
   if (s.n != n) return tgt_fail(S, TG_ERR_SHAPE, "self.ndim=%u != len(arg)=%zu", s.n, n);
   int64_t off[TGT_MAXD], sz[TGT_MAXD];
-  for (size_t i = 0; i < n; i++) off[i] = bounds[i][0], sz[i] = bounds[i][1] - bounds[i][0];
+  for (size_t i = 0; i < n; i++) {
+    off[i] = bounds[i][0];
+    if (__builtin_sub_overflow(bounds[i][1], bounds[i][0], &sz[i]))
+      return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "shrink (%lld, %lld) overflows int64", (long long)bounds[i][0], (long long)bounds[i][1]);
+  }
   return unless_same(S, x, mop_pairs(S, x, TG_OP_SHRINK, off, sz, n));
 }
 
@@ -244,9 +256,11 @@ tg_tv tgt_flip(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n) {
     if (tgt_resolve_dim(S, axes[i], s.n, 0, &a[i])) return TGT_NONE;
     for (size_t j = 0; j < i; j++) dup |= a[j] == a[i];
   }
-  if (dup) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "dim can appear at most once, getting %s", SHAPE_STR(a, n));
+  /* _resolve_dim lets axis 0 and -1 through on a 0-d tensor; tinygrad's assert then refuses them */
   for (size_t i = 0; i < n; i++)
-    if (a[i] >= 0 && a[i] < (int64_t)s.n) flags[a[i]] = 1, any = 1;
+    if (a[i] < 0 || a[i] >= (int64_t)s.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "flip args must be axis ints %s", SHAPE_STR(a, n));
+  if (dup) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "dim can appear at most once, getting %s", SHAPE_STR(a, n));
+  for (size_t i = 0; i < n; i++) flags[a[i]] = 1, any = 1;
   return any ? mop_tuple(S, x, TG_OP_FLIP, flags, s.n, 1) : x;
 }
 
@@ -276,13 +290,19 @@ tg_tv tgt_pool(tgt_scope *S, tg_tv x, const int64_t *k, size_t nk, int64_t strid
   if (s.n + 2 * nk > TGT_MAXD) return tgt_fail(S, TG_ERR_UNSUPPORTED, "a tensor has at most %d dims", TGT_MAXD);
   size_t nn = s.n - nk;
   const int64_t *i_ = s.d + nn;
-  int64_t o[TGT_MAXD], f[TGT_MAXD], a[TGT_MAXD], b[TGT_MAXD], st = stride, d = dilation;
+  int64_t o[TGT_MAXD], f[TGT_MAXD], a[TGT_MAXD] = {0}, b[TGT_MAXD] = {0}, st = stride, d = dilation;
   for (size_t j = 0; j < nk; j++)
     if (d * (k[j] - 1) + 1 > i_[j]) return tgt_fail(S, TG_ERR_SHAPE, "kernel size cannot be greater than actual input size");
   for (size_t j = 0; j < nk; j++) {
     o[j] = tgt_ceildiv(i_[j] - d * (k[j] - 1), st);
     f[j] = tgt_ceildiv(o[j] * st - d, i_[j]);
     if (f[j] < 1) f[j] = 1;
+  }
+  for (size_t j = 0; j < nk; j++) {
+    int64_t t;
+    if (__builtin_mul_overflow(i_[j], f[j], &t) || __builtin_add_overflow(t, d, &t) || __builtin_mul_overflow(k[j], t, &t) ||
+        __builtin_mul_overflow(o[j], st, &t))
+      return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "pool: sizes of %s with kernel %s overflow int64", SHAPE_STR(s.d, s.n), SHAPE_STR(k, nk));
   }
   for (size_t j = 0; j < nn; j++) a[j] = 1, b[j] = TGT_NONE_DIM;
   /* repeats such that no padding is needed, then dilation */

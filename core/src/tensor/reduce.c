@@ -93,7 +93,8 @@ static tg_tv mean_(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, int kee
     if (tgt_resolve_dim(S, axes ? axes[i] : (int64_t)i, s.n, 0, &ax)) return TGT_NONE;
     if (done[ax / 64] >> (ax % 64) & 1) continue;
     done[ax / 64] |= 1ull << (ax % 64);
-    if (s.d[ax] != 1) den *= s.d[ax];
+    if (s.d[ax] != 1 && __builtin_mul_overflow(den, s.d[ax], &den))
+      return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "mean: the number of reduced elements overflows int64");
   }
   return tgt_cast(S, tgt_div(S, num, tgt_const(S, tgt_pyint(den), TG_DT_AUTO), 0, 0), out);
 }

@@ -288,8 +288,9 @@ static tg_status rule_bitcast(tg_uop *u, tg_shape **out) {
   if (osz == isz || !ps->ndim) return shape_copy(ps, out);
   tg_sint last = ps->dims[ps->ndim - 1];
   if (last.u) return tg_err(TG_ERR_UNSUPPORTED, "bitcast of a symbolic last dim needs the symbolic engine");
-  if (!osz || (last.v * isz) % osz) return tg_err(TG_ERR_SHAPE, "unsupported size in bitcast");
-  last.v = last.v * isz / osz;
+  int64_t bytes;
+  if (!osz || __builtin_mul_overflow(last.v, (int64_t)isz, &bytes) || bytes % osz) return tg_err(TG_ERR_SHAPE, "unsupported size in bitcast");
+  last.v = bytes / osz;
   return shape_cat(ps->dims, ps->ndim - 1, &last, 1, out);
 }
 

@@ -1,0 +1,315 @@
+/* Bad input through tg.h, fuzzed (issue 3): a seeded random walk over the tg_tensor_* calls with shapes, axes, orders,
+** pads, bounds, dtypes and op codes that are often invalid, and with NULL, released, wrong-kind and made-up handles.
+** Every call must return TG_OK or a TG_ERR_* code with a non-empty tg_last_error() message (never TG_ERR_INTERNAL, which
+** is a bug by definition), never crash; the run ends with no tensor handle leaked. Built and run under ASan+UBSan in CI.
+** Usage: test_fuzz [seed [iterations]] (also TGC_FUZZ_SEED / TGC_FUZZ_C_N); a failing check prints the seed and step. */
+#include <stdint.h>
+
+#include "check.h"
+#include "tg.h"
+
+static uint64_t rng_state;
+static uint64_t rnd(void) { /* splitmix64 */
+  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+static int64_t rint_in(int64_t lo, int64_t hi) { return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1)); }
+static int chance(int pct) { return (int)(rnd() % 100) < pct; }
+
+/* ---------------- the pool of live tensors, and handles that must be refused ---------------- */
+
+#define POOL 48
+static tg_tensor *pool[POOL];
+static tg_tensor *released[16]; /* handles already released: every call must refuse them */
+static size_t n_released;
+static tg_device *cpu;
+static uint64_t seed, step;
+static const char *step_name = "";
+
+static tg_tensor *pick(void) {
+  int r = (int)(rnd() % 100);
+  if (r < 4) return NULL;
+  if (r < 8 && n_released) return released[rnd() % n_released];
+  if (r < 9) return (tg_tensor *)(void *)cpu;                 /* a handle of another kind */
+  if (r < 10) return (tg_tensor *)(uintptr_t)(rnd() | 1u);    /* not a handle at all */
+  tg_tensor *t = NULL;
+  for (int tries = 0; tries < 8 && !t; tries++) t = pool[rnd() % POOL];
+  return t;
+}
+
+static void keep(tg_tensor *t) {
+  size_t i = rnd() % POOL;
+  if (pool[i]) {
+    tg_tensor *old = pool[i];
+    CHECK(tg_tensor_release(old) == TG_OK);
+    released[n_released < 16 ? n_released++ : rnd() % 16] = old;
+  }
+  pool[i] = t;
+}
+
+/* A status is fine when it is TG_OK or a known error with a message; TG_ERR_INTERNAL is a bug in tgc. */
+static size_t n_ok, n_err[TG_ERR_CORRUPT + 1];
+static void check_status(tg_status s, tg_tensor **out) {
+  checks_run++;
+  if (s == TG_OK) n_ok++;
+  else if ((int)s > 0 && s <= TG_ERR_CORRUPT) n_err[s]++;
+  int bad = (int)s < 0 || s > TG_ERR_CORRUPT || s == TG_ERR_INTERNAL || (s != TG_OK && !tg_last_error()[0]);
+  if (out && s == TG_OK && !*out) bad = 1;
+  if (out && s != TG_OK && *out) bad = 1; /* out-parameters are left untouched on failure */
+  if (bad) {
+    checks_failed++;
+    fprintf(stderr, "seed %llu step %llu %s: status %d (%s) \"%s\"\n", (unsigned long long)seed, (unsigned long long)step, step_name, s,
+            tg_status_string(s), tg_last_error());
+  }
+  if (out && s == TG_OK && *out) keep(*out);
+}
+
+/* ---------------- random arguments, mostly small and sometimes absurd ---------------- */
+
+static int64_t dim(void) {
+  int r = (int)(rnd() % 100);
+  if (r < 85) return rint_in(0, 4);
+  if (r < 93) return rint_in(-3, -1);
+  if (r < 97) return rint_in(5, 9);
+  return chance(50) ? INT64_MAX : ((int64_t)1 << 40);
+}
+static size_t ndims(void) {
+  int r = (int)(rnd() % 100);
+  return r < 95 ? (size_t)rint_in(0, 4) : r < 98 ? (size_t)rint_in(5, 8) : (size_t)rint_in(64, 300);
+}
+#define MAXN 300
+static int64_t buf_a[MAXN * 2];
+/* An int64 array argument of n values; sometimes NULL with n > 0. */
+static const int64_t *ints(size_t n, int64_t (*gen)(void)) {
+  if (n && chance(3)) return NULL;
+  for (size_t i = 0; i < n; i++) buf_a[i] = gen();
+  return buf_a;
+}
+static int64_t axis(void) { return chance(90) ? rint_in(-4, 3) : (chance(50) ? rint_in(-70, 70) : (chance(50) ? INT64_MIN : INT64_MAX)); }
+static int64_t padv(void) { return chance(90) ? rint_in(-3, 3) : (chance(50) ? INT64_MIN / 2 : INT64_MAX / 2); }
+static int64_t bound(void) { return chance(90) ? rint_in(-1, 5) : (chance(50) ? INT64_MIN : INT64_MAX); }
+static int dtype(void) {
+  int r = (int)(rnd() % 100);
+  if (r < 80) return (int)rint_in(0, TG_DTYPE_COUNT - 1);
+  if (r < 88) return chance(50) ? TG_WEAKINT : TG_WEAKFLOAT;
+  if (r < 94) return TG_DTYPE_NONE;
+  return (int)rint_in(-5, 100);
+}
+static int opcode(int n) { return chance(95) ? (int)rint_in(0, n - 1) : (int)rint_in(-3, n + 5); }
+
+static int64_t numel_of(tg_tensor *t, int *ok) {
+  int64_t d[64];
+  size_t n = 0;
+  *ok = tg_tensor_shape(t, d, 64, &n) == TG_OK && n <= 64;
+  int64_t p = 1;
+  for (size_t i = 0; *ok && i < n; i++)
+    if (d[i] < 0 || __builtin_mul_overflow(p, d[i], &p)) *ok = 0;
+  return p;
+}
+
+/* ---------------- one random call ---------------- */
+
+static int realizes_left, trace;
+static unsigned char host[1 << 16];
+
+static void one_step(void) {
+  tg_tensor *out = NULL, *x = pick();
+  int what = (int)(rnd() % 26);
+  if (trace) fprintf(stderr, "seed %llu step %llu: case %d\n", (unsigned long long)seed, (unsigned long long)step, what);
+  switch (what) {
+  case 0: { /* from_host: the byte count sometimes wrong */
+    step_name = "from_host";
+    size_t n = ndims() % 5;
+    const int64_t *sh = ints(n, dim);
+    int dt = dtype();
+    size_t nbytes = chance(80) ? (size_t)rint_in(0, 64) * 4 : (size_t)rnd();
+    if (nbytes > sizeof host) nbytes = chance(50) ? sizeof host : SIZE_MAX;
+    check_status(tg_tensor_from_host(chance(95) ? (tg_host_kind)rint_in(0, 1) : (tg_host_kind)7, (tg_dtype)dt, sh, n, chance(97) ? host : NULL,
+                                     nbytes, chance(95) ? NULL : chance(50) ? "CPU" : "NOPE:3", &out), &out);
+    break;
+  }
+  case 1:
+    step_name = "const";
+    if (chance(50)) check_status(tg_tensor_const_int((tg_dtype)dtype(), (int64_t)rnd(), &out), &out);
+    else {
+      double v = chance(80) ? (double)rint_in(-5, 5) * 0.75 : chance(50) ? 1.0 / 0.0 : 0.0 / 0.0;
+      check_status(tg_tensor_const_float((tg_dtype)dtype(), v, &out), &out);
+    }
+    break;
+  case 2: {
+    step_name = "empty";
+    size_t n = ndims();
+    const int64_t *sh = ints(n, dim);
+    check_status(tg_tensor_empty(sh, n, dtype(), chance(95) ? NULL : "NOPE", &out), &out);
+    break;
+  }
+  case 3: {
+    step_name = "full";
+    size_t n = ndims() % 6;
+    const int64_t *sh = ints(n, dim);
+    check_status(tg_tensor_full(sh, n, x, dtype(), NULL, (int)rint_in(0, 1), &out), &out);
+    break;
+  }
+  case 4:
+    step_name = "arange";
+    check_status(tg_tensor_arange(x, chance(50) ? pick() : NULL, chance(50) ? pick() : NULL, dtype(), &out), &out);
+    break;
+  case 5: step_name = "unary"; check_status(tg_tensor_unary((tg_unary_op)opcode(28), x, &out), &out); break;
+  case 6: case 7: step_name = "binary"; check_status(tg_tensor_binary((tg_binary_op)opcode(22), x, pick(), &out), &out); break;
+  case 8: step_name = "where"; check_status(tg_tensor_where(x, pick(), pick(), &out), &out); break;
+  case 9: step_name = "cast"; check_status(tg_tensor_cast(x, (tg_dtype)dtype(), &out), &out); break;
+  case 10: step_name = "bitcast"; check_status(tg_tensor_bitcast(x, (tg_dtype)dtype(), &out), &out); break;
+  case 11: {
+    step_name = "reshape";
+    size_t n = ndims();
+    const int64_t *sh = ints(n, dim);
+    check_status(tg_tensor_reshape(x, sh, n, &out), &out);
+    break;
+  }
+  case 12: {
+    step_name = "permute";
+    size_t n = ndims();
+    const int64_t *o = ints(n, axis);
+    if (o && chance(50)) for (size_t i = 0; i < n; i++) buf_a[i] = (int64_t)((n - 1 - i + (size_t)rnd() % 2) % (n ? n : 1));
+    check_status(tg_tensor_permute(x, o, n, &out), &out);
+    break;
+  }
+  case 13: {
+    step_name = "expand";
+    size_t n = ndims();
+    const int64_t *sh = ints(n, dim);
+    check_status(tg_tensor_expand(x, sh, n, &out), &out);
+    break;
+  }
+  case 14: {
+    step_name = "pad";
+    size_t n = ndims();
+    const int64_t *p = ints(2 * n, padv);
+    check_status(tg_tensor_pad(x, p, n, chance(70) ? NULL : pick(), &out), &out);
+    break;
+  }
+  case 15: {
+    step_name = "shrink";
+    size_t n = ndims();
+    const int64_t *b = ints(2 * n, bound);
+    check_status(tg_tensor_shrink(x, b, n, &out), &out);
+    break;
+  }
+  case 16: {
+    step_name = "flip";
+    size_t n = ndims();
+    const int64_t *a = ints(n, axis);
+    check_status(tg_tensor_flip(x, a, n, &out), &out);
+    break;
+  }
+  case 17: case 18: {
+    step_name = "reduce";
+    size_t n = ndims() % 6;
+    const int64_t *a = chance(20) ? NULL : ints(n, axis);
+    check_status(tg_tensor_reduce((tg_reduce_op)opcode(7), x, a, n, (int)rint_in(0, 1), chance(80) ? TG_DTYPE_NONE : dtype(), &out), &out);
+    break;
+  }
+  case 19: step_name = "contiguous"; check_status(tg_tensor_contiguous(x, &out), &out); break;
+  case 20: step_name = "dot"; check_status(tg_tensor_dot(x, pick(), chance(80) ? TG_DTYPE_NONE : dtype(), &out), &out); break;
+  case 21: { /* queries, with NULL or short out-arguments */
+    step_name = "queries";
+    int64_t d[4];
+    size_t n = 0;
+    tg_dtype dt;
+    const char *dev;
+    check_status(tg_tensor_shape(x, chance(90) ? d : NULL, (size_t)rint_in(0, 4), chance(95) ? &n : NULL), NULL);
+    check_status(tg_tensor_dtype(x, chance(95) ? &dt : NULL), NULL);
+    check_status(tg_tensor_device(x, chance(95) ? &dev : NULL), NULL);
+    char js[256];
+    size_t len = 0;
+    check_status(tg_tensor_graph_json(x, chance(50) ? js : NULL, chance(50) ? sizeof js : 0, chance(95) ? &len : NULL), NULL);
+    break;
+  }
+  case 22: { /* realize (only small tensors: each one may compile kernels) */
+    step_name = "realize";
+    int ok = 0;
+    int64_t ne = x ? numel_of(x, &ok) : 0;
+    if (realizes_left <= 0 || (x && (!ok || ne > 256))) break;
+    realizes_left--;
+    tg_tensor *ts[2] = {x, pick()};
+    size_t n = (size_t)rint_in(0, 1) + 1;
+    if (n == 2) {
+      int ok2 = 0;
+      int64_t ne2 = ts[1] ? numel_of(ts[1], &ok2) : 0;
+      if (ts[1] && (!ok2 || ne2 > 256)) n = 1;
+    }
+    check_status(tg_tensor_realize(chance(97) ? ts : NULL, n), NULL);
+    break;
+  }
+  case 23: { /* data with a right or wrong byte count */
+    step_name = "data";
+    int ok = 0;
+    int64_t ne = x ? numel_of(x, &ok) : 0;
+    if (realizes_left <= 0 || (x && (!ok || ne > 256))) break;
+    realizes_left--;
+    tg_dtype dt = TG_FLOAT32;
+    tg_dtype_info info = {.struct_size = sizeof info};
+    size_t nbytes = 0;
+    if (x && tg_tensor_dtype(x, &dt) == TG_OK && tg_dtype_get_info(dt, &info) == TG_OK) nbytes = (size_t)ne * info.itemsize;
+    if (chance(20)) nbytes += (size_t)rint_in(1, 8);
+    if (nbytes > sizeof host) break;
+    check_status(tg_tensor_data(x, chance(97) ? host : NULL, nbytes), NULL);
+    break;
+  }
+  case 24: /* retain + release keeps the tensor alive */
+    step_name = "retain/release";
+    if (tg_tensor_retain(x) == TG_OK) check_status(tg_tensor_release(x), NULL);
+    else check_status(tg_tensor_retain(x), NULL);
+    break;
+  default: { /* release a pool entry (it joins the released handles), or release a released one again */
+    step_name = "release";
+    size_t i = rnd() % POOL;
+    if (pool[i] && chance(70)) {
+      CHECK(tg_tensor_release(pool[i]) == TG_OK);
+      released[n_released < 16 ? n_released++ : rnd() % 16] = pool[i];
+      pool[i] = NULL;
+    } else if (n_released) {
+      tg_tensor *r = released[rnd() % n_released];
+      /* a stale handle is refused as such: its slot's generation has moved on */
+      tg_status s = tg_tensor_release(r);
+      CHECK(s == TG_ERR_INVALID_HANDLE && tg_last_error()[0]);
+    }
+    break;
+  }
+  }
+}
+
+int main(int argc, char **argv) {
+  const char *es = getenv("TGC_FUZZ_SEED"), *en = getenv("TGC_FUZZ_C_N");
+  seed = argc > 1 ? strtoull(argv[1], NULL, 10) : es ? strtoull(es, NULL, 10) : 1;
+  uint64_t iters = argc > 2 ? strtoull(argv[2], NULL, 10) : en ? strtoull(en, NULL, 10) : 20000;
+  trace = getenv("TGC_FUZZ_TRACE") != NULL;
+  CHECK_OK(tg_device_get("CPU", &cpu));
+  size_t live0 = 0, live1 = 0;
+  CHECK_OK(tg_debug_live_handles(&live0));
+  for (int i = 0; i < (int)sizeof host; i++) host[i] = (unsigned char)(i * 7 + 3);
+  /* a few seeds, each from a fresh pool: a failing check names its seed and step. The first two build graphs only, and
+  ** must leave no handle behind; the others also realize (compiled programs stay cached, so handles are not counted). */
+  for (int round = 0; round < 4; round++, seed++) {
+    if (round == 2) {
+      CHECK_OK(tg_debug_live_handles(&live1));
+      CHECK(live1 == live0);
+      if (live1 != live0) fprintf(stderr, "live handles: %zu before, %zu after building graphs\n", live0, live1);
+    }
+    rng_state = seed;
+    realizes_left = round < 2 ? 0 : 16;
+    n_released = 0;
+    for (step = 0; step < iters / 4; step++) one_step();
+    for (int i = 0; i < POOL; i++) {
+      if (pool[i]) CHECK(tg_tensor_release(pool[i]) == TG_OK);
+      pool[i] = NULL;
+    }
+  }
+  printf("calls: %zu ok", n_ok);
+  for (int i = 1; i <= TG_ERR_CORRUPT; i++)
+    if (n_err[i]) printf(", %zu %s", n_err[i], tg_status_string((tg_status)i));
+  printf("\n");
+  CHECK_DONE();
+}
