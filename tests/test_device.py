@@ -174,9 +174,18 @@ def test_strided_reduction(ctype, dtype):
 def test_launch_split_across_threads():
   n = 64
   cnt, who, tid = Buffer("CPU", 4 * n).copyin(np.zeros(n, np.int32)), Buffer("CPU", 4 * n), Buffer("CPU", 8 * n)
-  body = ("int32_t *cnt = bufs[0], *who = bufs[1]; uint64_t *tid = bufs[2];\n"
-          "cnt[gid[0]] += 1; who[gid[0]] = (int32_t)(gid[0] + 1000 * (gid[1] + gid[2])); tid[gid[0]] = (uint64_t)pthread_self();")
-  Program("CPU", kernel("once", body, "#include <pthread.h>\n"), "once")(cnt, who, tid, global_size=(n, 1, 1), wait=True)
+  # chunks go to whichever thread claims them first, so each point waits (2 s at most) until another thread has recorded
+  # itself: without that the launching thread may run all 64 before a worker wakes
+  body = ("int32_t *cnt = bufs[0], *who = bufs[1]; uint64_t *tid = bufs[2], me = (uint64_t)pthread_self();\n"
+          "cnt[gid[0]] += 1; who[gid[0]] = (int32_t)(gid[0] + 1000 * (gid[1] + gid[2]));\n"
+          "__atomic_store_n(&tid[gid[0]], me, __ATOMIC_RELEASE);\n"
+          "struct timespec t0, t; clock_gettime(CLOCK_MONOTONIC, &t0);\n"
+          "for (int other = 0; !other;) {\n"
+          "  for (int k = 0; k < 64 && !other; k++) { uint64_t v = __atomic_load_n(&tid[k], __ATOMIC_ACQUIRE); other = v != 0 && v != me; }\n"
+          "  clock_gettime(CLOCK_MONOTONIC, &t); if (t.tv_sec - t0.tv_sec > 2) break; sched_yield();\n"
+          "}")
+  tid.copyin(np.zeros(n, np.uint64))
+  Program("CPU", kernel("once", body, "#include <pthread.h>\n#include <sched.h>\n#include <time.h>\n"), "once")(cnt, who, tid, global_size=(n, 1, 1), wait=True)
   np.testing.assert_array_equal(to_np(cnt, np.int32), np.ones(n, np.int32))
   np.testing.assert_array_equal(to_np(who, np.int32), np.arange(n, dtype=np.int32))
   caps, threads = Device["CPU"].caps, len(set(to_np(tid, np.uint64).tolist()))
