@@ -300,7 +300,9 @@ typedef enum tg_unary_op {
   TG_UNARY_TRUNC = 12, TG_UNARY_FLOOR = 13, TG_UNARY_CEIL = 14, TG_UNARY_ROUND = 15, TG_UNARY_ABS = 16,
   TG_UNARY_SIGN = 17, TG_UNARY_RELU = 18, TG_UNARY_SIGMOID = 19, TG_UNARY_TANH = 20, TG_UNARY_SILU = 21,
   TG_UNARY_SQUARE = 22, TG_UNARY_LOGICAL_NOT = 23, TG_UNARY_BITWISE_NOT = 24, TG_UNARY_ISNAN = 25,
-  TG_UNARY_ISINF = 26, TG_UNARY_ISFINITE = 27
+  TG_UNARY_ISINF = 26, TG_UNARY_ISFINITE = 27,
+  TG_UNARY_DETACH = 28,               /* x.detach(): the same value, no gradient flows through it */
+  TG_UNARY_CONTIGUOUS_BACKWARD = 29   /* x.contiguous_backward(): contiguous gradient, the same value */
 } tg_unary_op;
 
 /* Elementwise ops of two operands: tg_tensor_binary(op, x, y) is tinygrad's x.<method>(y), with its broadcasting and
