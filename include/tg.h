@@ -588,6 +588,30 @@ TG_API tg_status tg_safetensors_save(const char *const *names, tg_tensor *const 
 TG_API tg_status tg_safetensors_save_file(const char *path, const char *const *names, tg_tensor *const *tensors, size_t n,
                                           const char *metadata_json);
 
+/* ---------------- TinyJit ---------------- */
+
+/* A captured sequence of kernels and copies, replayed with other input buffers (tinygrad's TinyJit core). */
+typedef struct tg_jit tg_jit;
+
+/* Starts capturing: until tg_jit_capture_end, tg_tensor_realize schedules, generates and compiles as usual but records
+** the kernels instead of running them, and tg_tensor_data refuses ("cannot access tensor data during JIT capture").
+** TG_ERR_INVALID_ARGUMENT when a capture is already in progress. One capture at a time per process. */
+TG_API tg_status tg_jit_capture_begin(void);
+
+/* Ends the capture and packages what was recorded, with the tensors that are the captured function's inputs (borrowed,
+** realized buffers, no duplicates): replays bind other tensors in their place. Nothing recorded: TG_ERR_INVALID_ARGUMENT
+** "didn't JIT anything!". The recorded kernels have not run yet: call tg_jit_run with the same inputs to run them.
+** out: a new handle, freed with tg_jit_release. */
+TG_API tg_status tg_jit_capture_end(tg_tensor *const *inputs, size_t n, tg_jit **out);
+
+/* Runs the captured kernels with inputs[i] in place of the i-th captured input: the same count, shapes, dtypes and
+** devices (TG_ERR_SHAPE "args mismatch in JIT: ..." naming both otherwise; TG_ERR_INVALID_ARGUMENT for views or
+** duplicates). Unrealized inputs are realized first. The captured outputs' buffers are rewritten in place. */
+TG_API tg_status tg_jit_run(tg_jit *jit, tg_tensor *const *inputs, size_t n);
+
+/* Drops the JIT and the device memory only it held. NULL is a no-op. */
+TG_API tg_status tg_jit_release(tg_jit *jit);
+
 /* ---------------- Counters ---------------- */
 
 /* tinygrad's GlobalCounters, process-wide. Versioned out-struct: set struct_size = sizeof(tg_counters). */

@@ -850,6 +850,6 @@ TG_API tg_status tg_program_release(tg_program *h) {
 TG_API tg_status tg_debug_live_handles(size_t *out_count) {
   if (!out_count) return tg_err(TG_ERR_NULL_POINTER, "tg_debug_live_handles: out_count is NULL");
   *out_count = tg_handle_live(TG_H_BUFFER) + tg_handle_live(TG_H_PROGRAM) + tg_handle_live(TG_H_TENSOR) +
-               tg_handle_live(TG_H_SAFETENSORS);
+               tg_handle_live(TG_H_SAFETENSORS) + tg_handle_live(TG_H_JIT);
   return TG_OK;
 }

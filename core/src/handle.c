@@ -19,7 +19,7 @@ static slot *slots;
 static uint32_t nslots, capslots, free_head = UINT32_MAX;
 static size_t live[TG_H_KINDS];
 
-static const char *const kind_name[TG_H_KINDS] = {"?", "tg_backend", "tg_device", "tg_buffer", "tg_program", "tg_tensor", "tg_safetensors"};
+static const char *const kind_name[TG_H_KINDS] = {"?", "tg_backend", "tg_device", "tg_buffer", "tg_program", "tg_tensor", "tg_safetensors", "tg_jit"};
 
 static uintptr_t encode(uint32_t idx, uint32_t gen, uint32_t kind) {
   return ((uintptr_t)gen << 32) | ((uintptr_t)idx << 3) | kind;

@@ -10,7 +10,7 @@ tg_status tg_err(tg_status code, const char *fmt, ...) __attribute__((format(pri
 /* ---- handles (handle.c) ----
 ** Public handles are not pointers to our structs but slot/generation/kind triples encoded in a pointer-sized value,
 ** so that a released or forged handle is detected instead of dereferenced. */
-typedef enum tg_hkind { TG_H_BACKEND = 1, TG_H_DEVICE = 2, TG_H_BUFFER = 3, TG_H_PROGRAM = 4, TG_H_TENSOR = 5, TG_H_SAFETENSORS = 6, TG_H_KINDS = 7 } tg_hkind;
+typedef enum tg_hkind { TG_H_BACKEND = 1, TG_H_DEVICE = 2, TG_H_BUFFER = 3, TG_H_PROGRAM = 4, TG_H_TENSOR = 5, TG_H_SAFETENSORS = 6, TG_H_JIT = 7, TG_H_KINDS = 8 } tg_hkind;
 /* New handle for obj with one reference; NULL when out of memory. */
 void *tg_handle_new(tg_hkind kind, void *obj);
 /* Resolves h to its object, or sets an error naming `what` (the parameter) and returns it. */

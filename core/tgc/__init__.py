@@ -5,8 +5,8 @@ first use, and each backend's library on first use of one of its devices."""
 import importlib
 
 _LAZY = {"Device": "tgc.device", "Compiled": "tgc.device", "Buffer": "tgc.device", "Program": "tgc.device", "backends": "tgc.device",
-         "TgcError": "tgc._ffi", "CompileError": "tgc._ffi", "CorruptError": "tgc._ffi", "dtypes": "tgc.dtype", "DType": "tgc.dtype", "to_dtype": "tgc.dtype", "least_upper_dtype": "tgc.dtype", "Tensor": "tgc.tensor", "GlobalCounters": "tgc.helpers"}
-__all__ = ["__version__", "Device", "Compiled", "Buffer", "Program", "backends", "TgcError", "CompileError", "CorruptError", "dtypes", "Tensor", "GlobalCounters"]
+         "TgcError": "tgc._ffi", "CompileError": "tgc._ffi", "CorruptError": "tgc._ffi", "dtypes": "tgc.dtype", "DType": "tgc.dtype", "to_dtype": "tgc.dtype", "least_upper_dtype": "tgc.dtype", "Tensor": "tgc.tensor", "GlobalCounters": "tgc.helpers", "TinyJit": "tgc.jit", "JitError": "tgc.jit"}
+__all__ = ["__version__", "Device", "Compiled", "Buffer", "Program", "backends", "TgcError", "CompileError", "CorruptError", "dtypes", "Tensor", "GlobalCounters", "TinyJit", "JitError"]
 
 def _version() -> str:
   import importlib.metadata

@@ -39,7 +39,10 @@ _OPERATORS = {"__add__": ("ADD", False), "__radd__": ("ADD", True), "__sub__": (
 
 # ---------------- errors: tinygrad's exception type for each of its messages (libtgc uses tinygrad's wording) ----------------
 
-_EXC_BY_MESSAGE = (("shape mismatch: objects cannot be broadcast", IndexError), ("dim=", IndexError), ("list index out of range", IndexError),
+class JitError(Exception):
+  """tinygrad's JitError: a TinyJit used wrongly (changed inputs, data read during capture, nothing captured)."""
+
+_EXC_BY_MESSAGE = (("cannot access tensor data during JIT capture", JitError), ("shape mismatch: objects cannot be broadcast", IndexError), ("dim=", IndexError), ("list index out of range", IndexError),
   ("only one dimension can be inferred", RuntimeError), ("order is not a valid permutation", RuntimeError),
   ("dim can appear at most once", RuntimeError), ("where cond must be bool", RuntimeError), ("shift operands must be int", RuntimeError),
   ("cannot create storage for weak dtype", RuntimeError), ("bitcast requires concrete dtypes", RuntimeError),

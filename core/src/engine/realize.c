@@ -340,6 +340,163 @@ TG_API tg_status tg_debug_live_uops(size_t *out_count) {
   return TG_OK;
 }
 
+static int needs_realize(tg_uop *u);
+/* ---------------- TinyJit: capture the kernels of some realizes, replay them with other input buffers ---------------- */
+
+static int jit_capturing;        /* guarded by table_mu where it matters; capture is one thread's business, as in tinygrad */
+static tg_uop **jit_calls;       /* the CALLs recorded so far (retained) */
+static size_t jit_ncalls, jit_cap;
+
+static tg_status jit_record(tg_uop *linear) {
+  for (size_t i = 0; i < linear->nsrc; i++) {
+    if (jit_ncalls == jit_cap) {
+      size_t nc = jit_cap ? 2 * jit_cap : 64;
+      tg_uop **n = realloc(jit_calls, nc * sizeof *n);
+      if (!n) return tg_err(TG_ERR_OUT_OF_MEMORY, "jit: out of memory recording a kernel");
+      jit_calls = n, jit_cap = nc;
+    }
+    jit_calls[jit_ncalls++] = tg_uop_retain(linear->src[i]);
+  }
+  return TG_OK;
+}
+
+typedef struct jit_obj {
+  tg_uop **calls; size_t ncalls;       /* retained */
+  tg_uop **in_bufs; size_t nin;        /* the captured inputs' BUFFERs (retained) */
+  tgs_shp *in_shape; int *in_dtype; const char **in_dev;
+} jit_obj;
+
+static void jit_free(jit_obj *j) {
+  if (!j) return;
+  for (size_t i = 0; i < j->ncalls; i++) tg_uop_release(j->calls[i]);
+  for (size_t i = 0; i < j->nin; i++) tg_uop_release(j->in_bufs[i]);
+  free(j->calls), free(j->in_bufs), free(j->in_shape), free(j->in_dtype), free(j->in_dev), free(j);
+}
+
+/* A JIT input: a realized tensor whose UOp is a BUFFER behind RESHAPEs (tinygrad: "JIT inputs must be real buffers"). */
+static tg_status jit_input(tg_tensor *t, size_t i, tg_tv *v, tg_uop **buf) {
+  char what[40];
+  snprintf(what, sizeof what, "jit: inputs[%zu]", i);
+  tg_status st = tgt_tensor_get(t, what, v);
+  if (st) return st;
+  if (!v->dev || tg_dt_is_weak((tg_dtype)v->u->dtype)) return tg_err(TG_ERR_INVALID_ARGUMENT, "JIT inputs must be real buffers; use .clone() (inputs[%zu])", i);
+  if (needs_realize(v->u)) {
+    if ((st = tg_tensor_realize(&t, 1)) || (st = tgt_tensor_get(t, what, v))) return st;
+  }
+  tg_uop *b = v->u;
+  while (b->op == TG_OP_RESHAPE) b = b->src[0];
+  if (b->op != TG_OP_BUFFER)
+    return tg_err(TG_ERR_INVALID_ARGUMENT, "JIT inputs must be real buffers (inputs[%zu] is a view: %s); use .contiguous()", i, tg_op_name((tg_op)b->op));
+  *buf = b;
+  return TG_OK;
+}
+
+TG_API tg_status tg_jit_capture_begin(void) {
+  pthread_mutex_lock(&table_mu);
+  int was = jit_capturing;
+  if (!was) jit_capturing = 1, jit_ncalls = 0;
+  pthread_mutex_unlock(&table_mu);
+  return was ? tg_err(TG_ERR_INVALID_ARGUMENT, "having TinyJit inside another TinyJit is not supported") : TG_OK;
+}
+
+TG_API tg_status tg_jit_capture_end(tg_tensor *const *inputs, size_t n, tg_jit **out) {
+  pthread_mutex_lock(&table_mu);
+  int was = jit_capturing;
+  jit_capturing = 0;
+  tg_uop **calls = jit_calls;
+  size_t ncalls = jit_ncalls;
+  jit_calls = NULL, jit_ncalls = jit_cap = 0;
+  pthread_mutex_unlock(&table_mu);
+  jit_obj *j = NULL;
+  tg_status st = TG_OK;
+  if (!was) st = tg_err(TG_ERR_INVALID_ARGUMENT, "tg_jit_capture_end: no capture in progress");
+  else if (!out) st = tg_err(TG_ERR_NULL_POINTER, "tg_jit_capture_end: out is NULL");
+  else if (n && !inputs) st = tg_err(TG_ERR_NULL_POINTER, "tg_jit_capture_end: inputs is NULL with n=%zu", n);
+  else if (!ncalls) st = tg_err(TG_ERR_INVALID_ARGUMENT, "didn't JIT anything!");
+  else if (!(j = calloc(1, sizeof *j)) || !(j->in_bufs = calloc(n + 1, sizeof *j->in_bufs)) || !(j->in_shape = calloc(n + 1, sizeof *j->in_shape)) ||
+           !(j->in_dtype = calloc(n + 1, sizeof *j->in_dtype)) || !(j->in_dev = calloc(n + 1, sizeof *j->in_dev)))
+    st = tg_err(TG_ERR_OUT_OF_MEMORY, "jit: out of memory");
+  if (j) j->calls = calls, j->ncalls = ncalls, calls = NULL;
+  for (size_t i = 0; !st && i < n; i++) {
+    tg_tv v;
+    tg_uop *b;
+    if ((st = jit_input(inputs[i], i, &v, &b))) break;
+    for (size_t k = 0; k < i && !st; k++)
+      if (j->in_bufs[k] == b) st = tg_err(TG_ERR_INVALID_ARGUMENT, "duplicate inputs to JIT (inputs[%zu] and inputs[%zu])", k, i);
+    if (st) break;
+    j->in_bufs[j->nin++] = tg_uop_retain(b);
+    tgs_shape(v.u, &j->in_shape[i]);
+    j->in_dtype[i] = v.u->dtype, j->in_dev[i] = v.dev;
+  }
+  void *h = NULL;
+  if (!st && !(h = tg_handle_new(TG_H_JIT, j))) st = tg_err(TG_ERR_OUT_OF_MEMORY, "jit: out of memory");
+  if (st) {
+    for (size_t i = 0; calls && i < ncalls; i++) tg_uop_release(calls[i]);
+    free(calls);
+    jit_free(j);
+    return st;
+  }
+  *out = h;
+  return TG_OK;
+}
+
+TG_API tg_status tg_jit_run(tg_jit *jit, tg_tensor *const *inputs, size_t n) {
+  void *o;
+  tg_status st = tg_handle_get(jit, TG_H_JIT, "jit", &o);
+  if (st) return st;
+  jit_obj *j = o;
+  if (n != j->nin) return tg_err(TG_ERR_INVALID_ARGUMENT, "args mismatch in JIT: captured with %zu input tensors, called with %zu", j->nin, n);
+  if (n && !inputs) return tg_err(TG_ERR_NULL_POINTER, "tg_jit_run: inputs is NULL with n=%zu", n);
+  tg_uop **from = calloc(n + 1, sizeof *from), **to = calloc(n + 1, sizeof *to);
+  if (!from || !to) return free(from), free(to), tg_err(TG_ERR_OUT_OF_MEMORY, "jit: out of memory");
+  for (size_t i = 0; !st && i < n; i++) {
+    tg_tv v;
+    tg_uop *b;
+    if ((st = jit_input(inputs[i], i, &v, &b))) break;
+    tgs_shp s;
+    tgs_shape(v.u, &s);
+    if (s.n != j->in_shape[i].n || memcmp(s.d, j->in_shape[i].d, s.n * sizeof *s.d) || v.u->dtype != j->in_dtype[i] || v.dev != j->in_dev[i]) {
+      char a[200] = "", c[200] = "";
+      for (size_t k = 0, o1 = 0; k < j->in_shape[i].n && o1 < sizeof a - 24; k++) o1 += (size_t)snprintf(a + o1, sizeof a - o1, "%s%lld", k ? ", " : "", (long long)j->in_shape[i].d[k]);
+      for (size_t k = 0, o1 = 0; k < s.n && o1 < sizeof c - 24; k++) o1 += (size_t)snprintf(c + o1, sizeof c - o1, "%s%lld", k ? ", " : "", (long long)s.d[k]);
+      st = tg_err(TG_ERR_SHAPE, "args mismatch in JIT: inputs[%zu] was captured as (%s) dtypes.%s on %s, called with (%s) dtypes.%s on %s", i, a,
+                  tg_dtype_repr_name(j->in_dtype[i]), j->in_dev[i], c, tg_dtype_repr_name(v.u->dtype), v.dev);
+      break;
+    }
+    for (size_t k = 0; k < i && !st; k++)
+      if (to[k] == b) st = tg_err(TG_ERR_INVALID_ARGUMENT, "duplicate inputs to JIT (inputs[%zu] and inputs[%zu])", k, i);
+    if (!st) from[i] = j->in_bufs[i], to[i] = b;
+  }
+  if (!st) {
+    pthread_mutex_lock(&table_mu);
+    tgs_clear_status();
+    for (size_t c = 0; !st && c < j->ncalls; c++) {
+      tg_uop *call = j->calls[c], *sub = tg_uop_substitute(call, from, to, n);
+      if (!sub) { st = tg_err(TG_ERR_OUT_OF_MEMORY, "jit: out of memory rebinding inputs"); break; }
+      tg_op body = (tg_op)sub->src[0]->op;
+      st = body == TG_OP_SINK ? run_kernel(sub) : body == TG_OP_COPY ? run_copy(sub)
+                                                   : tg_err(TG_ERR_UNSUPPORTED, "jit: cannot run a CALL of %s", tg_op_name(body));
+      tg_uop_release(sub);
+    }
+    pthread_mutex_unlock(&table_mu);
+  }
+  free(from), free(to);
+  return st;
+}
+
+TG_API tg_status tg_jit_release(tg_jit *jit) {
+  if (!jit) return TG_OK;
+  void *dead = NULL;
+  tg_status st = tg_handle_release(jit, TG_H_JIT, "jit", &dead);
+  if (dead) {
+    pthread_mutex_lock(&table_mu);
+    jit_free(dead);
+    table_sweep();
+    pthread_mutex_unlock(&table_mu);
+  }
+  return st;
+}
+
 /* ---------------- public ---------------- */
 
 /* Whether a tensor's UOp already is memory (a BUFFER, maybe behind movement ops) or needs no realize. */
@@ -372,7 +529,7 @@ TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n) {
       st = tgt_apply_map(map.from, map.to, map.n);
       if (!st) st = tg_schedule_linear(call, &linear);
       if (!st) st = precompile_linear(linear);
-      if (!st) st = run_linear(linear);
+      if (!st) st = jit_capturing ? jit_record(linear) : run_linear(linear);
     }
     table_sweep();
     pthread_mutex_unlock(&table_mu);
@@ -505,6 +662,7 @@ TG_API tg_status tg_tensor_data(tg_tensor *t, void *dst, size_t nbytes) {
   if (st) return st;
   if (!dst && nbytes) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_data: dst is NULL for %zu bytes", nbytes);
   if (v.u->op == TG_OP_CONST && !v.dev) return const_data(v.u, dst, nbytes); /* Tensor(3): no device, no kernel */
+  if (jit_capturing) return tg_err(TG_ERR_INVALID_ARGUMENT, "cannot access tensor data during JIT capture, the value will be baked in");
   tgs_shp s0;
   if (tgs_shape(v.u, &s0) == 1 && tgs_prod(s0.d, s0.n) == 0) /* tinygrad's data(): no elements, nothing to realize */
     return nbytes ? tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_data: %zu bytes asked, the tensor holds 0", nbytes) : TG_OK;

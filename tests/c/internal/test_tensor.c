@@ -138,6 +138,15 @@ static void test_errors(void) {
   CHECK_ERR(tg_tensor_assign(NULL, a), TG_ERR_NULL_POINTER, "self is NULL");
   CHECK_ERR(tg_tensor_assign(a, NULL), TG_ERR_NULL_POINTER, "x is NULL");
   CHECK_ERR(tg_tensor_lower(NULL, 1, NULL), TG_ERR_NULL_POINTER, "tensors is NULL");
+  tg_jit *jit = NULL;
+  CHECK_ERR(tg_jit_capture_end(NULL, 0, &jit), TG_ERR_INVALID_ARGUMENT, "no capture in progress");
+  CHECK_OK(tg_jit_capture_begin());
+  CHECK_ERR(tg_jit_capture_begin(), TG_ERR_INVALID_ARGUMENT, "inside another TinyJit");
+  CHECK_ERR(tg_jit_capture_end(NULL, 0, &jit), TG_ERR_INVALID_ARGUMENT, "didn't JIT anything!");
+  CHECK(jit == NULL);
+  CHECK_ERR(tg_jit_run(NULL, NULL, 0), TG_ERR_NULL_POINTER, "jit");
+  CHECK_ERR(tg_jit_run((tg_jit *)a, NULL, 0), TG_ERR_INVALID_HANDLE, "not a tg_jit handle");
+  CHECK_OK(tg_jit_release(NULL));
   tg_tensor *g[1] = {NULL};
   CHECK_ERR(tg_tensor_gradient(a, (tg_tensor *[]){a}, 1, NULL, 0, g), TG_ERR_SHAPE, "backward must be called on a scalar tensor");
   CHECK_ERR(tg_tensor_gradient(i, (tg_tensor *[]){i}, 1, i, 0, g), TG_ERR_DTYPE, "only float Tensors have gradient");
