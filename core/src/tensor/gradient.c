@@ -180,6 +180,12 @@ static int op_grad(gctx *g, tg_tv ctx, tg_uop *ret, tg_tv *out) {
     return 1;
   case TG_OP_STORE: if (ret->nsrc == 2) return out[1] = ctx, 0; return 1;
   case TG_OP_BITCAST: return 0;
+  case TG_OP_STACK: /* ctx[i] for each source */
+    for (uint32_t i = 0; i < ret->nsrc; i++) {
+      tg_index ix = {.kind = TG_INDEX_INT, .start = i};
+      out[i] = tgt_getitem(S, ctx, &ix, 1);
+    }
+    return 0;
   default: return 1;
   }
 }
@@ -229,9 +235,14 @@ tg_status tgt_compute_gradient(tgt_scope *S, tg_tv root, tg_tv root_grad, const 
     if (!on_path[ii] || t0->op == TG_OP_DETACH) continue;
     tg_tv *gp = gget(&m, t0);
     if (!gp || !gp->u) continue;
-    tg_tv lg[MAXSRC] = {{0}};
-    if (t0->nsrc > MAXSRC || op_grad(&g, *gp, t0, lg)) {
+    tg_tv lgs[MAXSRC] = {{0}}, *lg = t0->nsrc > MAXSRC ? calloc(t0->nsrc, sizeof *lg) : lgs; /* STACKs can be wide */
+    if (!lg) {
+      tgt_fail(S, TG_ERR_OUT_OF_MEMORY, "gradient: out of memory");
+      break;
+    }
+    if (op_grad(&g, *gp, t0, lg)) {
       tgt_fail(S, TG_ERR_UNSUPPORTED, "failed to compute gradient for Ops.%s", tg_op_name((tg_op)t0->op));
+      if (lg != lgs) free(lg);
       break;
     }
     for (uint32_t k = 0; k < t0->nsrc && !S->st; k++) {
@@ -256,6 +267,7 @@ tg_status tgt_compute_gradient(tgt_scope *S, tg_tv root, tg_tv root_grad, const 
       else if (!tg_ptrset_put(&m.idx, src, m.n)) tgt_fail(S, TG_ERR_OUT_OF_MEMORY, "gradient: out of memory");
       else m.v[m.n++] = v;
     }
+    if (lg != lgs) free(lg);
   }
   for (size_t i = 0; i < nt; i++) {
     tg_tv *gp = S->st ? NULL : gget(&m, targets[i].u);
