@@ -459,6 +459,14 @@ TG_API tg_status tg_tensor_stack(tg_tensor *const *tensors, size_t n, int64_t di
 ** reference. */
 TG_API tg_status tg_tensor_cat(tg_tensor *const *tensors, size_t n, int64_t dim, tg_tensor **out);
 
+/* x.to(device) (tinygrad's Tensor.to): a lazy copy onto another device; x itself when it has no device or is already
+** there. device: a name as tg_device_get takes it (canonicalised). Returns a new reference. */
+TG_API tg_status tg_tensor_to(tg_tensor *x, const char *device, tg_tensor **out);
+
+/* x.clone(device) (tinygrad's Tensor.clone): a new buffer holding x's value, on `device` (NULL: x's device, or the
+** default device for a device-less x). Returns a new reference. */
+TG_API tg_status tg_tensor_clone(tg_tensor *x, const char *device, tg_tensor **out);
+
 /* Flags for tg_tensor_gradient. */
 #define TG_GRADIENT_BACKWARD 1u /* Tensor.backward's form: NULL for targets not in self's graph; device-less gradients are
                                    placed on their target's device */

@@ -101,3 +101,15 @@ def test_random_errors_match_tinygrad():
     with pytest.raises(ValueError): lib.Tensor.rand(3, dtype="int32")
     with pytest.raises(ValueError): lib.Tensor.uniform(3, low=2, high=1)
     with pytest.raises(TypeError): lib.Tensor.randint(3, low=0.5, high=2)
+
+def test_to_and_clone_like_tinygrad():
+  res = []
+  for lib in (tg, tgc):
+    a = lib.Tensor([1.0, 2.0, 3.0]).realize()
+    b = a.clone()
+    c = a.clone().realize()  # realized before the assign: keeps the old values
+    a.assign(a * 10).realize()
+    res.append((a.numpy(), b.numpy(), c.numpy(), a.to("CPU") is a, lib.Tensor.arange(4).clone().numpy(), lib.Tensor(5).to("CPU").item()))
+  for g, w in zip(res[1], res[0]):
+    if isinstance(w, np.ndarray): np.testing.assert_array_equal(g, w)
+    else: assert g == w

@@ -238,6 +238,20 @@ class Tensor:
   def long(self) -> Tensor: return self.cast(dtypes.long)
   def short(self) -> Tensor: return self.cast(dtypes.short)
   def contiguous(self) -> Tensor: return _call("tg_tensor_contiguous", self._h)
+  def is_param_(self, is_param: bool = True) -> Tensor:
+    self.is_param = is_param
+    return self
+  def to(self, device: str | None) -> Tensor:
+    """Moves the tensor to the given device (lazily: a copy at the next realize)."""
+    if self.device is None or (dev := _canonical(device)) == self.device: return self
+    ret = _call("tg_tensor_to", self._h, dev.encode())
+    if self.grad is not None: ret.grad = self.grad.to(device)
+    return ret.is_param_(self.is_param)
+  def clone(self, device: str | None = None) -> Tensor:
+    """A copy of this tensor in a separate buffer, on `device` if given."""
+    ret = _call("tg_tensor_clone", self._h, _canonical(device).encode() if device is not None else ffi.NULL)
+    if self.grad is not None: ret.grad = self.grad.clone(device=device)
+    return ret.is_param_(self.is_param)
   # ---------------- functional compositions (tinygrad's OpMixin definitions over the C ops) ----------------
   # These build exactly tinygrad's graphs from libtgc's ops; they are composed here, not yet in core/src/tensor.
 

@@ -622,6 +622,28 @@ TG_API tg_status tg_tensor_getitem(tg_tensor *x, const tg_index *idx, size_t n, 
 
 static tg_tv clone_value(tgt_scope *S, tg_tv x, const char *device);
 
+/* ---------------- to, clone ---------------- */
+
+TG_API tg_status tg_tensor_to(tg_tensor *x, const char *device, tg_tensor **out) {
+  NEED_OUT("tg_tensor_to");
+  GET(x, "x", a);
+  if (!device) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_to: device is NULL");
+  const char *dev = tgt_dev_canonical(device);
+  if (!dev) return tg_err(TG_ERR_OUT_OF_MEMORY, "tg_tensor_to: out of memory");
+  tgt_scope S = {0};
+  /* Tensor.to: a device-less value or one already there is returned as is; otherwise UOp.copy_to_device */
+  return finish(&S, !a.dev || a.dev == dev ? a : tgt_copy_to_device(&S, a, dev), out);
+}
+
+TG_API tg_status tg_tensor_clone(tg_tensor *x, const char *device, tg_tensor **out) {
+  NEED_OUT("tg_tensor_clone");
+  GET(x, "x", a);
+  const char *dev = device ? tgt_dev_canonical(device) : a.dev;
+  tgt_scope S = {0};
+  tg_tv src = a.dev && dev && a.dev != dev ? tgt_copy_to_device(&S, a, dev) : a; /* UOp.clone: copy first when moving */
+  return finish(&S, clone_value(&S, src, dev), out);
+}
+
 /* ---------------- autograd ---------------- */
 
 /* OpMixin.gradient(*targets, gradient=): d self / d targets. flags & TG_GRADIENT_BACKWARD: the form Tensor.backward
