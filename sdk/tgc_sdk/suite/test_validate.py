@@ -261,10 +261,17 @@ def test_shared(dev, detail):
   raise AssertionError(f"declared but fails: has_shared with shared_max {dev.caps.shared_max}, but a \"c\" kernel is called once per grid "
                        "point with (bufs, vals, gid): it has no workgroup, so no memory is shared between its threads")
 
-THREADS = "#include <stdint.h>\nstatic __thread char tgc_tls;\n" \
+# Each grid point records the address of a thread-local; point 0 then waits (1 s at most) until another point has recorded
+# a different one: a pool whose launching thread also takes chunks may otherwise finish a short launch before a worker
+# wakes. A backend that runs everything on one thread costs the probe one second per try.
+THREADS = "#include <stdint.h>\n#include <sched.h>\n#include <time.h>\nstatic __thread char tgc_tls;\n" \
           "void tgc_v_threads(void *const *bufs, const int64_t *vals, const uint32_t gid[3]) {\n" \
-          "  volatile uint64_t x = 0;\n  for (int64_t k = 0; k < vals[0]; k++) x += (uint64_t)k;\n" \
-          "  ((uint64_t *)bufs[0])[gid[0]] = (uint64_t)(uintptr_t)&tgc_tls;\n}\n"
+          "  uint64_t *out = bufs[0], me = (uint64_t)(uintptr_t)&tgc_tls;\n" \
+          "  __atomic_store_n(&out[gid[0]], me, __ATOMIC_RELEASE);\n" \
+          "  struct timespec t0, t;\n  clock_gettime(CLOCK_MONOTONIC, &t0);\n" \
+          "  for (int other = gid[0] != 0; !other;) {\n" \
+          "    for (int64_t k = 0; k < vals[0] && !other; k++) { uint64_t v = __atomic_load_n(&out[k], __ATOMIC_ACQUIRE); other = v && v != me; }\n" \
+          "    clock_gettime(CLOCK_MONOTONIC, &t);\n    if (t.tv_sec - t0.tv_sec > 1) break;\n    sched_yield();\n  }\n}\n"
 
 def test_threads(dev, detail):
   """has_threads: grid points run on several host threads (each point records the address of a thread-local)."""
@@ -276,7 +283,8 @@ def test_threads(dev, detail):
   try:
     seen = 0
     for _ in range(3):   # a pool may start lazily: give it three tries before calling it single-threaded
-      dev.launch(prog, [out], vals=(20000,), global_=(n, 1, 1))
+      dev.copyin(out, 0, bytes(8 * n))
+      dev.launch(prog, [out], vals=(n,), global_=(n, 1, 1))
       seen = max(seen, len(set(struct.unpack(f"<{n}Q", dev.copyout(out, 0, 8 * n)))))
       if seen > 1: break
   finally:
