@@ -467,6 +467,60 @@ TG_API tg_status tg_tensor_to(tg_tensor *x, const char *device, tg_tensor **out)
 ** default device for a device-less x). Returns a new reference. */
 TG_API tg_status tg_tensor_clone(tg_tensor *x, const char *device, tg_tensor **out);
 
+/* The keyword arguments of tinygrad's conv2d, conv_transpose2d, avg_pool2d and max_pool2d. A versioned in-struct:
+** fill it with tg_conv_params_init(), then set what differs. A call reads only the fields struct_size covers (those
+** after keep their defaults), so a caller built against an older header keeps working. Arrays are borrowed for the
+** call. Below, n is the number of spatial dims: weight's ndim - 2 for the convolutions, the kernel's length for the
+** pools. A Python int argument is n copies of it (padding: 2n copies). */
+typedef struct tg_conv_params {
+  size_t struct_size;            /* sizeof(tg_conv_params) */
+  int64_t groups;                /* convolutions: 1 */
+  const int64_t *stride;         /* n values; NULL: tinygrad's default (1; the kernel size for the pools) */
+  size_t nstride;
+  const int64_t *dilation;       /* n values; NULL: 1 */
+  size_t ndilation;
+  const int64_t *padding;        /* n values (one per dim, first spatial dim first) or 2n (flat, PyTorch's order: before
+                                    and after the last dim, then the dim before it, ...); negative values crop; NULL: 0 */
+  size_t npadding;
+  const int64_t *output_padding; /* conv_transpose2d: n values; NULL: 0 */
+  size_t noutput_padding;
+  int ceil_mode;                 /* pools: output sizes rounded up (0) */
+  int count_include_pad;         /* avg_pool2d: padding counts in the average (1) */
+  int dtype;                     /* conv2d: accumulation dtype, or TG_DTYPE_NONE */
+} tg_conv_params;
+
+/* Fills *params with the defaults above (struct_size = sizeof(tg_conv_params)). NULL is a harmless no-op. */
+TG_API void tg_conv_params_init(tg_conv_params *params);
+
+/* x.conv2d(weight, bias, groups, stride, dilation, padding, dtype) as tinygrad builds it, for any number of spatial
+** dims: x (bs, cin*groups, *spatial), weight (cout, cin, *kernel), bias (cout,) or NULL; params NULL for the defaults.
+** Operands and params are borrowed. Errors, with tinygrad's messages: TG_ERR_SHAPE "Input Tensor shape (1, 3, 5, 5)
+** does not match the shape of the weights (4, 2, 3, 3). (2 vs. 3)" for channel or rank mismatches, "kernel size cannot
+** be greater than actual input size", a reshape error when groups does not divide cout; TG_ERR_INVALID_ARGUMENT
+** "Padding must be an int or a sequence of length 2 or 4, ..." for a bad padding count, "stride/dilation mismatch ..."
+** for other counts, and for groups < 1 or stride < 1. Returns a new reference. */
+TG_API tg_status tg_tensor_conv2d(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, const tg_conv_params *params, tg_tensor **out);
+
+/* x.conv_transpose2d(weight, bias, groups, stride, dilation, padding, output_padding) as tinygrad builds it (a conv2d
+** of the stride-dilated input with the flipped, regrouped weight): x (bs, cin, *spatial), weight (cin, cout/groups,
+** *kernel), bias (cout,) or NULL. params: groups, stride, dilation, padding, output_padding (the rest is ignored); NULL
+** for the defaults. Operands and params are borrowed. Errors as tg_tensor_conv2d's. Returns a new reference. */
+TG_API tg_status tg_tensor_conv_transpose2d(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, const tg_conv_params *params,
+                                            tg_tensor **out);
+
+/* x.avg_pool2d(kernel_size, stride, dilation, padding, ceil_mode, count_include_pad) over x's last n dims (any n >= 1):
+** kernel: n sizes, borrowed; params (stride, dilation, padding, ceil_mode, count_include_pad) NULL for the defaults.
+** Errors: TG_ERR_SHAPE "kernel size cannot be greater than actual input size" and when x has fewer than n dims;
+** TG_ERR_INVALID_ARGUMENT for parameter counts as tg_tensor_conv2d's. Returns a new reference. */
+TG_API tg_status tg_tensor_avg_pool2d(tg_tensor *x, const int64_t *kernel, size_t n, const tg_conv_params *params, tg_tensor **out);
+
+/* x.max_pool2d(kernel_size, stride, dilation, padding, ceil_mode, return_indices) over x's last n dims: padding is
+** filled with the dtype's minimum. indices NULL: return_indices=False; else *indices receives a new reference to the
+** int32 argmax of each window, flattened over the spatial dims (tinygrad's second result). params as for
+** tg_tensor_avg_pool2d (count_include_pad ignored). Errors as tg_tensor_avg_pool2d's. *out: a new reference. */
+TG_API tg_status tg_tensor_max_pool2d(tg_tensor *x, const int64_t *kernel, size_t n, const tg_conv_params *params,
+                                      tg_tensor **indices, tg_tensor **out);
+
 /* Flags for tg_tensor_gradient. */
 #define TG_GRADIENT_BACKWARD 1u /* Tensor.backward's form: NULL for targets not in self's graph; device-less gradients are
                                    placed on their target's device */

@@ -48,7 +48,8 @@ _EXC_BY_MESSAGE = (("cannot access tensor data during JIT capture", JitError), (
   ("cannot create storage for weak dtype", RuntimeError), ("bitcast requires concrete dtypes", RuntimeError),
   ("unsupported size in bitcast", RuntimeError), ("both tensors need to be at least 1D", RuntimeError), ("cannot dot", RuntimeError),
   ("base needs to be float", RuntimeError), ("arange [", OverflowError), ("integer division or modulo by zero", ZeroDivisionError),
-  ("float floor division by zero", ZeroDivisionError), ("kernel size cannot be greater", AssertionError), ("flip args must be axis ints", AssertionError))
+  ("float floor division by zero", ZeroDivisionError), ("kernel size cannot be greater", AssertionError), ("flip args must be axis ints", AssertionError),
+  ("Input Tensor shape", AssertionError), ("stride/dilation mismatch", AssertionError))
 _EXC_BY_STATUS = {"TG_ERR_SHAPE": ValueError, "TG_ERR_DTYPE": RuntimeError, "TG_ERR_INVALID_ARGUMENT": ValueError, "TG_ERR_OUT_OF_RANGE": IndexError}
 
 def _check(status: int) -> None:
@@ -659,6 +660,43 @@ class Tensor:
     return x.dot(self, dtype=dtype) if reverse else self.dot(x, dtype=dtype)
   def __matmul__(self, x: Tensor) -> Tensor: return self.matmul(x)
   def __rmatmul__(self, x: Tensor) -> Tensor: return self.matmul(x, True)
+
+  # ---------------- convolutions and pools (any number of spatial dims, as tinygrad's) ----------------
+
+  def conv2d(self, weight: Tensor, bias: Tensor | None = None, groups=1, stride=1, dilation=1, padding=0, dtype=None) -> Tensor:
+    p, _keep = _conv_params(max(weight.ndim - 2, 0), groups, stride, dilation, padding, dtype=dtype)
+    return _call("tg_tensor_conv2d", self._h, weight._h, bias._h if bias is not None else ffi.NULL, p)
+  def conv_transpose2d(self, weight: Tensor, bias: Tensor | None = None, groups=1, stride=1, dilation=1, padding=0,
+                       output_padding=0) -> Tensor:
+    p, _keep = _conv_params(max(weight.ndim - 2, 0), groups, stride, dilation, padding, output_padding)
+    return _call("tg_tensor_conv_transpose2d", self._h, weight._h, bias._h if bias is not None else ffi.NULL, p)
+  def avg_pool2d(self, kernel_size=(2, 2), stride=None, dilation=1, padding=0, ceil_mode=False, count_include_pad=True) -> Tensor:
+    k = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
+    p, _keep = _conv_params(len(k), 1, stride, dilation, padding, None, ceil_mode, count_include_pad)
+    return _call("tg_tensor_avg_pool2d", self._h, _ints(k), len(k), p)
+  def max_pool2d(self, kernel_size=(2, 2), stride=None, dilation=1, padding=0, ceil_mode=False, return_indices=False):
+    k = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
+    p, _keep = _conv_params(len(k), 1, stride, dilation, padding, None, ceil_mode)
+    if not return_indices: return _call("tg_tensor_max_pool2d", self._h, _ints(k), len(k), p, ffi.NULL)
+    idx, out = ffi.new("tg_tensor **"), ffi.new("tg_tensor **")
+    _check(lib().tg_tensor_max_pool2d(self._h, _ints(k), len(k), p, idx, out))
+    return Tensor._wrap(out[0]), Tensor._wrap(idx[0])
+
+def _conv_params(n: int, groups=1, stride=None, dilation=1, padding=0, output_padding=None, ceil_mode=False, count_include_pad=True,
+                 dtype=None):
+  """A tg_conv_params for n spatial dims and the arrays it points at (keep both alive for the call). Python ints become
+  make_tuple's n copies (padding: resolve_pool_pads' 2n); sequences go to C as they are, which checks their lengths."""
+  p, keep = ffi.new("tg_conv_params *"), []
+  lib().tg_conv_params_init(p)
+  def arr(field: str, v, cnt: int):
+    if v is None: return
+    v = (v,) * cnt if isinstance(v, int) else tuple(v)
+    keep.append(a := _ints(v))
+    setattr(p, field, a)
+    setattr(p, "n" + field, len(v))
+  arr("stride", stride, n), arr("dilation", dilation, n), arr("padding", padding, 2 * n), arr("output_padding", output_padding, n)
+  p.groups, p.ceil_mode, p.count_include_pad, p.dtype = groups, bool(ceil_mode), bool(count_include_pad), _dt(dtype)
+  return p, keep
 
 def _unary_method(op: str):
   def f(self: Tensor) -> Tensor: return self._unary(op)

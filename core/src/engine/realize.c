@@ -92,18 +92,19 @@ static size_t buffer_nbytes(tg_uop *b) {
 
 static tg_status device_buffer(tg_uop *b, tg_buffer **out);
 
-/* A memory-planner view, BITCAST(SHRINK(BUFFER int8 arena, offset, size)): an alias into the arena's memory. */
+/* A memory-planner view, BITCAST(SHRINK(BUFFER int8 arena, offset, size)): an alias into the arena's memory. A buffer
+** that fills its arena has no SHRINK (a no-op shrink is its source): BITCAST(arena). */
 static tg_status view_buffer(tg_uop *v, tg_buffer **out) {
-  tg_uop *sh = v->op == TG_OP_BITCAST ? v->src[0] : v;
-  if (sh->op != TG_OP_SHRINK || sh->src[0]->op != TG_OP_BUFFER)
+  tg_uop *sh = v->op == TG_OP_BITCAST ? v->src[0] : v, *arena = sh->op == TG_OP_SHRINK ? sh->src[0] : sh;
+  if (arena->op != TG_OP_BUFFER || arena == v)
     return tg_err(TG_ERR_UNSUPPORTED, "realize: kernel argument %s is neither a BUFFER nor a view of one", tg_op_name((tg_op)v->op));
-  int64_t off[TGS_MAXD], size[TGS_MAXD];
-  size_t n = 0;
-  if (tgs_marg(sh, off, size, &n) || n != 1) return tg_err(TG_ERR_UNSUPPORTED, "realize: a buffer view that is not 1-d");
+  int64_t off[TGS_MAXD] = {0}, size[TGS_MAXD];
+  size_t n = 1, isz = (size_t)tg_dt_itemsize((tg_dtype)arena->dtype);
+  if (sh == arena) size[0] = (int64_t)(buffer_nbytes(arena) / isz);
+  else if (tgs_marg(sh, off, size, &n) || n != 1) return tg_err(TG_ERR_UNSUPPORTED, "realize: a buffer view that is not 1-d");
   tg_buffer *base;
-  tg_status st = device_buffer(sh->src[0], &base);
+  tg_status st = device_buffer(arena, &base);
   if (st) return st;
-  size_t isz = (size_t)tg_dt_itemsize((tg_dtype)sh->src[0]->dtype);
   if ((st = tg_buffer_view_internal(base, (size_t)off[0] * isz, (size_t)size[0] * isz, out))) return st;
   if ((st = table_put(v, *out))) tg_buffer_release(*out);
   return st;

@@ -284,36 +284,53 @@ tg_tv tgt_repeat(tgt_scope *S, tg_tv x, const int64_t *repeats, size_t n) {
 }
 
 tg_tv tgt_pool(tgt_scope *S, tg_tv x, const int64_t *k, size_t nk, int64_t stride, int64_t dilation) {
+  int64_t s_[TGT_MAXD], d_[TGT_MAXD];
+  for (size_t j = 0; j < nk && j < TGT_MAXD; j++) s_[j] = stride, d_[j] = dilation;
+  return tgt_pool_sd(S, x, k, nk, s_, d_);
+}
+
+tg_tv tgt_pool_sd(tgt_scope *S, tg_tv x, const int64_t *k, size_t nk, const int64_t *stride, const int64_t *dilation) {
   tgt_shape s;
   if (tgt_shape_of(S, x, &s)) return TGT_NONE;
   if (s.n < nk) return tgt_fail(S, TG_ERR_SHAPE, "can't pool %s with %s", SHAPE_STR(s.d, s.n), SHAPE_STR(k, nk));
   if (s.n + 2 * nk > TGT_MAXD) return tgt_fail(S, TG_ERR_UNSUPPORTED, "a tensor has at most %d dims", TGT_MAXD);
   size_t nn = s.n - nk;
   const int64_t *i_ = s.d + nn;
-  int64_t o[TGT_MAXD], f[TGT_MAXD], a[TGT_MAXD] = {0}, b[TGT_MAXD] = {0}, st = stride, d = dilation;
+  int64_t o[TGT_MAXD], f[TGT_MAXD], a[TGT_MAXD] = {0}, b[TGT_MAXD] = {0};
+  const int64_t *st = stride, *d = dilation;
   for (size_t j = 0; j < nk; j++)
-    if (d * (k[j] - 1) + 1 > i_[j]) return tgt_fail(S, TG_ERR_SHAPE, "kernel size cannot be greater than actual input size");
+    if (st[j] <= 0 || d[j] < 0) /* tinygrad would divide by zero or build a negative shape */
+      return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "pool: stride must be positive and dilation non-negative, got stride %s dilation %s",
+                      SHAPE_STR(st, nk), SHAPE_STR(d, nk));
   for (size_t j = 0; j < nk; j++) {
-    o[j] = tgt_ceildiv(i_[j] - d * (k[j] - 1), st);
-    f[j] = tgt_ceildiv(o[j] * st - d, i_[j]);
+    int64_t t;
+    if (k[j] < 0 || __builtin_sub_overflow(k[j], 1, &t) || __builtin_mul_overflow(d[j], t, &t) || t + 1 > i_[j])
+      return tgt_fail(S, TG_ERR_SHAPE, "kernel size cannot be greater than actual input size");
+  }
+  for (size_t j = 0; j < nk; j++) {
+    o[j] = tgt_ceildiv(i_[j] - d[j] * (k[j] - 1), st[j]);
+    f[j] = i_[j] ? tgt_ceildiv(o[j] * st[j] - d[j], i_[j]) : 1;
     if (f[j] < 1) f[j] = 1;
   }
   for (size_t j = 0; j < nk; j++) {
     int64_t t;
-    if (__builtin_mul_overflow(i_[j], f[j], &t) || __builtin_add_overflow(t, d, &t) || __builtin_mul_overflow(k[j], t, &t) ||
-        __builtin_mul_overflow(o[j], st, &t))
+    if (__builtin_mul_overflow(i_[j], f[j], &t) || __builtin_add_overflow(t, d[j], &t) || __builtin_mul_overflow(k[j], t, &t) ||
+        __builtin_mul_overflow(o[j], st[j], &t))
       return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "pool: sizes of %s with kernel %s overflow int64", SHAPE_STR(s.d, s.n), SHAPE_STR(k, nk));
   }
   for (size_t j = 0; j < nn; j++) a[j] = 1, b[j] = TGT_NONE_DIM;
   /* repeats such that no padding is needed, then dilation */
-  for (size_t j = 0; j < nk; j++) a[nn + j] = tgt_ceildiv(k[j] * (i_[j] * f[j] + d), i_[j]), b[nn + j] = k[j] * (i_[j] * f[j] + d);
+  for (size_t j = 0; j < nk; j++) {
+    int64_t w = k[j] * (i_[j] * f[j] + d[j]);
+    a[nn + j] = i_[j] ? tgt_ceildiv(w, i_[j]) : 1, b[nn + j] = w; /* an empty dim: tinygrad divides by zero */
+  }
   x = tgt_shrink_to(S, tgt_repeat(S, x, a, s.n), b, s.n);
-  for (size_t j = 0; j < nk; j++) b[nn + 2 * j] = k[j], b[nn + 2 * j + 1] = i_[j] * f[j] + d;
+  for (size_t j = 0; j < nk; j++) b[nn + 2 * j] = k[j], b[nn + 2 * j + 1] = i_[j] * f[j] + d[j];
   x = tgt_reshape(S, x, b, nn + 2 * nk);
   /* stride */
-  for (size_t j = 0; j < nk; j++) b[nn + 2 * j] = k[j], b[nn + 2 * j + 1] = o[j] * st;
+  for (size_t j = 0; j < nk; j++) b[nn + 2 * j] = k[j], b[nn + 2 * j + 1] = o[j] * st[j];
   x = tgt_shrink_to(S, x, b, nn + 2 * nk);
-  for (size_t j = 0; j < nk; j++) b[nn + 3 * j] = k[j], b[nn + 3 * j + 1] = o[j], b[nn + 3 * j + 2] = st;
+  for (size_t j = 0; j < nk; j++) b[nn + 3 * j] = k[j], b[nn + 3 * j + 1] = o[j], b[nn + 3 * j + 2] = st[j];
   x = tgt_reshape(S, x, b, nn + 3 * nk);
   for (size_t j = 0; j < nk; j++) b[nn + 3 * j] = k[j], b[nn + 3 * j + 1] = o[j], b[nn + 3 * j + 2] = 1;
   x = tgt_shrink_to(S, x, b, nn + 3 * nk);

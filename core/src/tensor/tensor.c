@@ -3,6 +3,7 @@
 ** entries for Tensor(list)/Tensor(numpy), which tinygrad fills at creation: the "fake realize"). */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,6 +619,75 @@ TG_API tg_status tg_tensor_getitem(tg_tensor *x, const tg_index *idx, size_t n, 
   if (n && !idx) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_getitem: idx is NULL with n=%zu", n);
   tgt_scope S = {0};
   return finish(&S, tgt_getitem(&S, a, idx, n), out);
+}
+
+/* ---------------- convolutions and pools ---------------- */
+
+static tg_status check_params(const tg_conv_params *p, const char *fn) {
+  if (!p) return TG_OK;
+  if (p->struct_size < sizeof p->struct_size)
+    return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: params->struct_size is %zu (fill params with tg_conv_params_init)", fn, p->struct_size);
+  if (p->struct_size >= offsetof(tg_conv_params, dtype) + sizeof p->dtype) return check_dtype(p->dtype, 1, fn);
+  return TG_OK;
+}
+
+TG_API tg_status tg_tensor_conv2d(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, const tg_conv_params *params, tg_tensor **out) {
+  NEED_OUT("tg_tensor_conv2d");
+  GET(x, "x", a);
+  GET(weight, "weight", w);
+  tg_tv b = TGT_NONE;
+  if (bias) CHECK(tgt_tensor_get(bias, "bias", &b));
+  CHECK(check_params(params, "tg_tensor_conv2d"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_conv2d(&S, a, w, b, params), out);
+}
+
+TG_API tg_status tg_tensor_conv_transpose2d(tg_tensor *x, tg_tensor *weight, tg_tensor *bias, const tg_conv_params *params,
+                                            tg_tensor **out) {
+  NEED_OUT("tg_tensor_conv_transpose2d");
+  GET(x, "x", a);
+  GET(weight, "weight", w);
+  tg_tv b = TGT_NONE;
+  if (bias) CHECK(tgt_tensor_get(bias, "bias", &b));
+  CHECK(check_params(params, "tg_tensor_conv_transpose2d"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_conv_transpose2d(&S, a, w, b, params), out);
+}
+
+static tg_status check_kernel(const int64_t *kernel, size_t n, const char *fn) {
+  if (!n) return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: the kernel has no dims", fn);
+  return check_vals(kernel, n, 1, fn, "kernel");
+}
+
+TG_API tg_status tg_tensor_avg_pool2d(tg_tensor *x, const int64_t *kernel, size_t n, const tg_conv_params *params, tg_tensor **out) {
+  NEED_OUT("tg_tensor_avg_pool2d");
+  GET(x, "x", a);
+  CHECK(check_kernel(kernel, n, "tg_tensor_avg_pool2d"));
+  CHECK(check_params(params, "tg_tensor_avg_pool2d"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_avg_pool2d(&S, a, kernel, n, params), out);
+}
+
+TG_API tg_status tg_tensor_max_pool2d(tg_tensor *x, const int64_t *kernel, size_t n, const tg_conv_params *params,
+                                      tg_tensor **indices, tg_tensor **out) {
+  NEED_OUT("tg_tensor_max_pool2d");
+  GET(x, "x", a);
+  CHECK(check_kernel(kernel, n, "tg_tensor_max_pool2d"));
+  CHECK(check_params(params, "tg_tensor_max_pool2d"));
+  tgt_scope S = {0};
+  tg_tv idx = TGT_NONE, r = tgt_max_pool2d(&S, a, kernel, n, params, indices ? &idx : NULL);
+  tg_status st = S.st;
+  if (!st) {
+    tgt_scope R = {0};
+    st = finish(&R, r, out);
+  }
+  if (!st && indices) {
+    tgt_scope R = {0};
+    st = finish(&R, idx, indices);
+    if (st) tg_tensor_release(*out), *out = NULL;
+  }
+  tgt_scope_end(&S);
+  return st;
 }
 
 static tg_tv clone_value(tgt_scope *S, tg_tv x, const char *device);

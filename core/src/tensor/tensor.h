@@ -164,6 +164,8 @@ tg_tv tgt_pad_to(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n);
 tg_tv tgt_flip(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n);
 tg_tv tgt_repeat(tgt_scope *S, tg_tv x, const int64_t *repeats, size_t n);
 tg_tv tgt_pool(tgt_scope *S, tg_tv x, const int64_t *k, size_t nk, int64_t stride, int64_t dilation);
+/* _pool with per-dim stride and dilation (nk values each; make_tuple's result). */
+tg_tv tgt_pool_sd(tgt_scope *S, tg_tv x, const int64_t *k, size_t nk, const int64_t *stride, const int64_t *dilation);
 
 /* ---------------- reduce + processing (reduce.c: mixin/reduce.py, UOp._rop, OpMixin.dot/mean/min/_cumalu) ------- */
 
@@ -174,6 +176,15 @@ tg_tv tgt_dot(tgt_scope *S, tg_tv x, tg_tv w, int acc_dtype);
 tg_tv tgt_cumalu(tgt_scope *S, tg_tv x, int64_t axis, tg_op op);
 tg_tv tgt_rop(tgt_scope *S, tg_tv x, tg_op op, const int64_t *axes, size_t n); /* UOp._rop (axes sorted, size-1 dropped) */
 tg_tv tgt_sub_rev(tgt_scope *S, tg_tv x, tg_tv y, int reverse);               /* ElementwiseMixin.sub */
+
+/* ---------------- convolutions and pools (conv.c: mixin/op.py conv2d, conv_transpose2d, avg_pool2d, max_pool2d) -------
+** params NULL: the defaults of tg_conv_params_init. bias.u NULL: no bias. indices NULL: max_pool2d without
+** return_indices, else it receives the argmax. */
+
+tg_tv tgt_conv2d(tgt_scope *S, tg_tv x, tg_tv w, tg_tv bias, const tg_conv_params *params);
+tg_tv tgt_conv_transpose2d(tgt_scope *S, tg_tv x, tg_tv w, tg_tv bias, const tg_conv_params *params);
+tg_tv tgt_avg_pool2d(tgt_scope *S, tg_tv x, const int64_t *k, size_t n, const tg_conv_params *params);
+tg_tv tgt_max_pool2d(tgt_scope *S, tg_tv x, const int64_t *k, size_t n, const tg_conv_params *params, tg_tv *indices);
 
 /* ---------------- stack, cat, indexing (combine.c) ---------------- */
 

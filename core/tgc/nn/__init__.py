@@ -1,5 +1,5 @@
-"""tinygrad 0.14.0's tinygrad.nn, as far as tgc has it: layers (Linear, BatchNorm, LayerNorm, GroupNorm, RMSNorm,
-Embedding), `optim` (SGD/LARS, Adam/AdamW/LAMB) and `state` (safetensors, state dicts). Layers are compositions of
+"""tinygrad 0.14.0's tinygrad.nn, as far as tgc has it: layers (Linear, BatchNorm, Conv1d/2d, ConvTranspose1d/2d,
+LayerNorm, GroupNorm, RMSNorm, Embedding), `optim` (SGD/LARS, Adam/AdamW/LAMB) and `state` (safetensors, state dicts). Layers are compositions of
 tgc.Tensor operations and build the graphs tinygrad builds (Embedding excepted: see its docstring)."""
 from __future__ import annotations
 import math
@@ -43,6 +43,44 @@ class BatchNorm:
       self.num_batches_tracked.assign(self.num_batches_tracked + 1)
     return x.batchnorm(self.weight, self.bias, batch_mean, batch_var.add(self.eps).rsqrt())
 BatchNorm2d = BatchNorm3d = BatchNorm
+
+def Conv1d(in_channels: int, out_channels: int, kernel_size: int, stride=1, padding: int | str = 0, dilation=1, groups=1, bias=True) -> Conv2d:
+  """A 1D convolution: Conv2d with a kernel of one dim."""
+  return Conv2d(in_channels, out_channels, (kernel_size,), stride, padding, dilation, groups, bias)
+
+class Conv2d:
+  """A convolution over len(kernel_size) spatial dims (an int kernel_size means 2), weights uniform in +-1/sqrt(fan_in)
+  as tinygrad initializes them. padding='same' pads so that the output keeps the input's size (stride 1 only)."""
+  def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True):
+    self.kernel_size = _tuple(kernel_size, 2)
+    if isinstance(padding, str):
+      if padding.lower() != "same": raise ValueError(f"Invalid padding string {padding!r}, only 'same' is supported")
+      if stride != 1: raise ValueError("padding='same' is not supported for strided convolutions")
+      # flat, last dim first; the odd pixel goes after
+      spans = [d * (k - 1) for d, k in zip(_tuple(dilation, len(self.kernel_size)), self.kernel_size[::-1])]
+      padding = tuple(p for s in spans for p in (s // 2, s - s // 2))
+    self.stride, self.dilation, self.groups, self.padding = stride, dilation, groups, padding
+    scale = 1 / math.sqrt(in_channels * math.prod(self.kernel_size))
+    self.weight = Tensor.uniform(out_channels, in_channels // groups, *self.kernel_size, low=-scale, high=scale)
+    self.bias = Tensor.uniform(out_channels, low=-scale, high=scale) if bias else None
+  def __call__(self, x: Tensor) -> Tensor: return x.conv2d(self.weight, self.bias, self.groups, self.stride, self.dilation, self.padding)
+
+def ConvTranspose1d(in_channels: int, out_channels: int, kernel_size: int, stride=1, padding=0, output_padding=0, dilation=1, groups=1,
+                    bias=True) -> ConvTranspose2d:
+  """A 1D transposed convolution: ConvTranspose2d with a kernel of one dim."""
+  return ConvTranspose2d(in_channels, out_channels, (kernel_size,), stride, padding, output_padding, dilation, groups, bias)
+
+class ConvTranspose2d(Conv2d):
+  """A transposed convolution; the weight is (in_channels, out_channels/groups, *kernel_size). Like tinygrad, it first
+  draws Conv2d's weight and bias (so the random stream advances the same way), then its own weight."""
+  def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0, dilation=1, groups=1,
+               bias=True):
+    super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+    scale = 1 / math.sqrt(in_channels * math.prod(self.kernel_size))
+    self.weight = Tensor.uniform(in_channels, out_channels // groups, *self.kernel_size, low=-scale, high=scale)
+    self.output_padding = output_padding
+  def __call__(self, x: Tensor) -> Tensor:
+    return x.conv_transpose2d(self.weight, self.bias, self.groups, self.stride, self.dilation, self.padding, self.output_padding)
 
 class LayerNorm:
   def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):

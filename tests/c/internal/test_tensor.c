@@ -4,6 +4,7 @@
 ** tinygrad itself is tests/test_tensor_graph.py. */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -189,6 +190,67 @@ static void test_errors(void) {
 }
 
 /* The realize step finds the bytes of Tensor(array) through the BUFFER UOp; the entry dies with the graph. */
+static tg_tensor *empty4(int64_t a, int64_t b, int64_t c, int64_t d) { return empty(TG_FLOAT32, 4, a, b, c, d); }
+
+/* conv2d / conv_transpose2d / pools: bad input, tg_conv_params versioning, both max_pool2d results. */
+static void conv_cases(void) {
+  tg_tensor *x = empty4(1, 4, 6, 6), *w = empty4(6, 2, 3, 3), *w3 = empty4(6, 3, 3, 3), *wt = empty4(4, 2, 3, 3), *x1 = E1(TG_FLOAT32, 4);
+  tg_tensor *out = NULL, *idx = NULL;
+  tg_conv_params p;
+  tg_conv_params_init(&p);
+  CHECK(p.struct_size == sizeof p && p.groups == 1 && p.count_include_pad == 1 && p.dtype == TG_DTYPE_NONE && !p.stride);
+  tg_conv_params_init(NULL);
+  int64_t k[2] = {2, 2}, three[3] = {1, 2, 3}, one[1] = {1}, zero2[2] = {0, 0};
+  CHECK_ERR(tg_tensor_conv2d(x, w, NULL, NULL, NULL), TG_ERR_NULL_POINTER, "out is NULL");
+  CHECK_ERR(tg_tensor_conv2d(x, NULL, NULL, NULL, &out), TG_ERR_NULL_POINTER, "weight is NULL");
+  CHECK_ERR(tg_tensor_conv2d(x, w, NULL, &(tg_conv_params){0}, &out), TG_ERR_INVALID_ARGUMENT, "tg_conv_params_init");
+  CHECK_ERR(tg_tensor_conv2d(x, w3, NULL, NULL, &out), TG_ERR_SHAPE,
+            "Input Tensor shape (1, 4, 6, 6) does not match the shape of the weights (6, 3, 3, 3). (3 vs. 4)");
+  p.groups = 2, p.padding = three, p.npadding = 3;
+  CHECK_ERR(tg_tensor_conv2d(x, w, NULL, &p, &out), TG_ERR_INVALID_ARGUMENT,
+            "Padding must be an int or a sequence of length 2 or 4, but got padding=(1, 2, 3) with dims=2.");
+  p.padding = NULL, p.stride = one, p.nstride = 1;
+  CHECK_ERR(tg_tensor_conv2d(x, w, NULL, &p, &out), TG_ERR_INVALID_ARGUMENT, "stride/dilation mismatch kernel:(3, 3) stride:(1,) dilation:(1, 1)");
+  p.stride = zero2, p.nstride = 2;
+  CHECK_ERR(tg_tensor_conv2d(x, w, NULL, &p, &out), TG_ERR_INVALID_ARGUMENT, "stride must be positive");
+  p.stride = NULL, p.dtype = 77;
+  CHECK_ERR(tg_tensor_conv2d(x, w, NULL, &p, &out), TG_ERR_INVALID_ARGUMENT, "invalid dtype 77");
+  p.dtype = TG_DTYPE_NONE;
+  CHECK_OK(tg_tensor_conv2d(x, w, NULL, &p, &out));
+  shape_is(out, "(1, 6, 4, 4)");
+  tg_tensor_release(out), out = NULL;
+  /* a caller built against a header that ended at `groups`: the later fields are not read */
+  p.padding = three, p.npadding = 3, p.struct_size = offsetof(tg_conv_params, stride);
+  CHECK_OK(tg_tensor_conv2d(x, w, NULL, &p, &out));
+  shape_is(out, "(1, 6, 4, 4)");
+  tg_tensor_release(out), out = NULL;
+  tg_conv_params_init(&p);
+  p.groups = 0;
+  CHECK_ERR(tg_tensor_conv_transpose2d(x, w, NULL, &p, &out), TG_ERR_INVALID_ARGUMENT, "groups must be positive, got 0");
+  p.groups = 1, p.output_padding = one, p.noutput_padding = 1;
+  CHECK_ERR(tg_tensor_conv_transpose2d(x, wt, NULL, &p, &out), TG_ERR_INVALID_ARGUMENT, "output_padding needs 2 values, got 1");
+  CHECK_ERR(tg_tensor_avg_pool2d(x, NULL, 2, NULL, &out), TG_ERR_NULL_POINTER, "kernel is NULL");
+  CHECK_ERR(tg_tensor_avg_pool2d(x, k, 0, NULL, &out), TG_ERR_INVALID_ARGUMENT, "the kernel has no dims");
+  CHECK_ERR(tg_tensor_max_pool2d(x, (int64_t[]){7, 7}, 2, NULL, NULL, &out), TG_ERR_SHAPE, "kernel size cannot be greater than actual input size");
+  CHECK_ERR(tg_tensor_max_pool2d(x1, k, 2, NULL, NULL, &out), TG_ERR_SHAPE, "self.ndim=1 != len(arg)=2");
+  CHECK(out == NULL);
+  CHECK_OK(tg_tensor_max_pool2d(x, k, 2, NULL, &idx, &out));
+  shape_is(out, "(1, 4, 3, 3)");
+  shape_is(idx, "(1, 4, 3, 3)");
+  tg_dtype dt;
+  CHECK_OK(tg_tensor_dtype(idx, &dt));
+  CHECK(dt == TG_INT32);
+  tg_tensor_release(out), tg_tensor_release(idx);
+  tg_tensor_release(x), tg_tensor_release(w), tg_tensor_release(w3), tg_tensor_release(wt), tg_tensor_release(x1);
+}
+
+static void test_conv(void) {
+  conv_cases(); /* first-use state outside the count */
+  size_t uops = tg_uop_live_count();
+  conv_cases();
+  CHECK(tg_uop_live_count() == uops);
+}
+
 static void test_host_data(void) {
   size_t base = tgt_host_count(), n = 0;
   int32_t data[6] = {1, 2, 3, 4, 5, 6};
@@ -286,6 +348,7 @@ int main(void) {
   test_null_and_handles();
   test_getters();
   test_errors();
+  test_conv();
   test_host_data();
   test_refcounts_back_to_baseline();
   test_threads();
