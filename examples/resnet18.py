@@ -73,7 +73,7 @@ def torch_resnet18(num_classes: int = 1000):
 def load_from_torch(model: ResNet18, torch_model) -> None:
   """Copies a torch state_dict (randomized running statistics included) into the tgc model by name."""
   sd = {k: Tensor(v.detach().numpy().copy()) for k, v in torch_model.state_dict().items()}
-  nn.state.load_state_dict(model, sd, strict=False, verbose=False)
+  nn.state.load_state_dict(model, sd, strict=True, verbose=False)
 
 def randomize_bn(torch_model, seed: int = 0):
   """Random batch-norm statistics and affine terms, so that eval mode is not an identity."""
