@@ -3,8 +3,9 @@ with tgc.nn, its weights loaded from a PyTorch state_dict with tgc.nn.state.load
 
   pip install . torch && python examples/resnet18.py [--batch 1] [--size 224]
 
-Without arguments it makes a randomly initialized torch model (torch.manual_seed(0)), loads its state_dict into the tgc
-model, runs both on the same input in eval mode and prints the largest relative difference of the logits."""
+It makes a randomly initialized torch model (torch.manual_seed(0), random batch-norm statistics too), saves its
+state_dict with torch.save, reads that file with tgc.nn.state.torch_load (no torch involved) into the tgc model, runs
+both on the same input in eval mode and prints the largest relative difference of the logits."""
 import argparse, time
 import numpy as np
 from tgc import Tensor, nn
@@ -71,9 +72,11 @@ def torch_resnet18(num_classes: int = 1000):
   return TResNet()
 
 def load_from_torch(model: ResNet18, torch_model) -> None:
-  """Copies a torch state_dict (randomized running statistics included) into the tgc model by name."""
-  sd = {k: Tensor(v.detach().numpy().copy()) for k, v in torch_model.state_dict().items()}
-  nn.state.load_state_dict(model, sd, strict=True, verbose=False)
+  """Saves the torch state_dict to a .pth file and loads it into the tgc model with torch_load + load_state_dict."""
+  import os, tempfile, torch
+  with tempfile.TemporaryDirectory() as d:
+    torch.save(torch_model.state_dict(), path := os.path.join(d, "resnet18.pth"))
+    nn.state.load_state_dict(model, nn.state.torch_load(path), strict=True, verbose=False)
 
 def randomize_bn(torch_model, seed: int = 0):
   """Random batch-norm statistics and affine terms, so that eval mode is not an identity."""

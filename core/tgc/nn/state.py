@@ -142,3 +142,67 @@ def load_state_dict(model, state_dict: dict[str, Tensor], strict=True, verbose=T
     et, nb = time.perf_counter() - start, sum(t.nbytes() for t in ret)
     print(f"loaded weights in {et*1e3:7.2f} ms, {nb/1e9:.2f} GB loaded at {nb/max(et, 1e-9)/1e9:.2f} GB/s")
   return ret
+
+# ---------------- torch_load: PyTorch's zip checkpoint format, read without torch ----------------
+
+_TORCH_STORAGES = {"HalfStorage": "float16", "FloatStorage": "float32", "DoubleStorage": "float64", "BFloat16Storage": "bfloat16",
+                   "IntStorage": "int32", "LongStorage": "int64", "ShortStorage": "int16", "CharStorage": "int8",
+                   "ByteStorage": "uint8", "BoolStorage": "bool"}
+
+class TorchLoadError(ValueError):
+  """A file torch_load cannot read: not a PyTorch zip checkpoint, an object it will not unpickle, or bad tensor data."""
+
+def torch_load(fn) -> dict[str, Tensor]:
+  """Loads a PyTorch .pth/.pt state_dict saved with torch.save (the zip format, PyTorch >= 1.6), without torch and
+  without running code from the file: the unpickler only accepts the classes a state_dict is made of (tensor rebuild
+  functions, typed storages, OrderedDict, Parameter); anything else raises TorchLoadError naming it. Tensors are placed
+  on the default device; non-contiguous (permuted) storage views are rebuilt with their strides."""
+  import io, pickle, zipfile
+  import numpy as np
+  data = _file_bytes(fn)
+  try: zf = zipfile.ZipFile(io.BytesIO(data))
+  except zipfile.BadZipFile as e: raise TorchLoadError(f"torch_load: not a PyTorch zip checkpoint ({e}); the legacy tar/pickle format is not supported") from None
+  names = zf.namelist()
+  pkl = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
+  if len(pkl) != 1: raise TorchLoadError(f"torch_load: expected one data.pkl in the archive, found {len(pkl)}")
+  root = pkl[0][:-len("data.pkl")]
+
+  def storage_bytes(key: str) -> bytes:
+    try: return zf.read(f"{root}data/{key}")
+    except KeyError: raise TorchLoadError(f"torch_load: storage {key!r} is missing from the archive") from None
+
+  def rebuild(storage, offset, size, stride, *_):
+    dt, key, numel = storage
+    np_dt = np.uint16 if dt == "bfloat16" else np.bool_ if dt == "bool" else np.dtype(dt)
+    raw = storage_bytes(key)
+    itemsize = np.dtype(np_dt).itemsize
+    if len(raw) < numel * itemsize: raise TorchLoadError(f"torch_load: storage {key!r} holds {len(raw)} bytes, {numel} elements need {numel * itemsize}")
+    flat = np.frombuffer(raw, dtype=np_dt, count=numel)
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if any(s < 0 for s in size) or any(s < 0 for s in stride): raise TorchLoadError(f"torch_load: negative size or stride {size} {stride}")
+    need = offset + sum((s - 1) * st for s, st in zip(size, stride)) + 1 if all(s > 0 for s in size) else 0
+    if offset < 0 or need > numel: raise TorchLoadError(f"torch_load: a view of {size} at offset {offset} reads past its storage of {numel}")
+    arr = np.lib.stride_tricks.as_strided(flat[offset:], shape=size, strides=tuple(st * itemsize for st in stride)).copy() if need else np.zeros(size, np_dt)
+    if dt == "bfloat16": return Tensor(arr.view(np.uint16)).bitcast(dtypes.bfloat16)
+    return Tensor(arr)
+
+  class _Param:
+    def __new__(cls, data=None, requires_grad=True, *_): return data
+  class _Unpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+      if module == "collections" and name == "OrderedDict": return OrderedDict
+      if module == "torch._utils" and name in ("_rebuild_tensor", "_rebuild_tensor_v2"): return rebuild
+      if module == "torch._utils" and name == "_rebuild_parameter": return lambda data, requires_grad, *_: data
+      if module == "torch.nn.parameter" and name == "Parameter": return _Param
+      if module == "torch" and name in _TORCH_STORAGES: return _TORCH_STORAGES[name]
+      raise TorchLoadError(f"torch_load: refusing to unpickle {module}.{name} (only state_dict contents are loaded)")
+    def persistent_load(self, pid):
+      if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"): raise TorchLoadError(f"torch_load: unexpected persistent id {pid!r}")
+      _, dt, key, _, numel = pid[:5]
+      if dt not in _TORCH_STORAGES.values(): raise TorchLoadError(f"torch_load: unsupported storage type {dt!r}")
+      return (dt, str(key), int(numel))
+  try: obj = _Unpickler(io.BytesIO(zf.read(pkl[0]))).load()
+  except TorchLoadError: raise
+  except Exception as e: raise TorchLoadError(f"torch_load: cannot read {pkl[0]}: {type(e).__name__}: {e}") from None
+  if not isinstance(obj, dict): raise TorchLoadError(f"torch_load: the checkpoint holds a {type(obj).__name__}, not a state_dict")
+  return dict(obj)
