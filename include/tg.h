@@ -459,6 +459,24 @@ TG_API tg_status tg_tensor_stack(tg_tensor *const *tensors, size_t n, int64_t di
 ** reference. */
 TG_API tg_status tg_tensor_cat(tg_tensor *const *tensors, size_t n, int64_t dim, tg_tensor **out);
 
+/* x.softmax(axis, dtype), or x.log_softmax(axis, dtype) when log is nonzero, as tinygrad builds them (the max is
+** detached). dtype: TG_DTYPE_NONE or the dtype the shifted input is cast to. Returns a new reference. */
+TG_API tg_status tg_tensor_softmax(tg_tensor *x, int64_t axis, int dtype, int log, tg_tensor **out);
+
+/* x.logsumexp(axis, keepdim): axes NULL for all of them (tinygrad's axis=None). Returns a new reference. */
+TG_API tg_status tg_tensor_logsumexp(tg_tensor *x, const int64_t *axes, size_t n, int keepdim, tg_tensor **out);
+
+/* x.argmax(axis, keepdim) (x.argmin when is_min is nonzero): int32 indices of the first maximum; axis NULL for the
+** index into the flattened tensor. TG_ERR_OUT_OF_RANGE for a bad axis. Returns a new reference. */
+TG_API tg_status tg_tensor_argmax(tg_tensor *x, const int64_t *axis, int keepdim, int is_min, tg_tensor **out);
+
+/* x.var(axis, keepdim, correction) (x.std(...) when std is nonzero): axes NULL for all. Float results (float32 for int
+** inputs), divided by max(n - correction, 0) as tinygrad does. Returns a new reference. */
+TG_API tg_status tg_tensor_var(tg_tensor *x, const int64_t *axes, size_t n, int keepdim, double correction, int std, tg_tensor **out);
+
+/* x.layernorm(axis, eps): normalized over the n >= 1 given axes, no affine terms. Returns a new reference. */
+TG_API tg_status tg_tensor_layernorm(tg_tensor *x, const int64_t *axes, size_t n, double eps, tg_tensor **out);
+
 /* x.to(device) (tinygrad's Tensor.to): a lazy copy onto another device; x itself when it has no device or is already
 ** there. device: a name as tg_device_get takes it (canonicalised). Returns a new reference. */
 TG_API tg_status tg_tensor_to(tg_tensor *x, const char *device, tg_tensor **out);

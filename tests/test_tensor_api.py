@@ -113,3 +113,16 @@ def test_to_and_clone_like_tinygrad():
   for g, w in zip(res[1], res[0]):
     if isinstance(w, np.ndarray): np.testing.assert_array_equal(g, w)
     else: assert g == w
+
+NN_GRAPHS = {
+  "softmax": lambda T, d: T.empty(3, 5).softmax(), "log_softmax": lambda T, d: T.empty(3, 5).log_softmax(0),
+  "softmax_dtype": lambda T, d: T.empty(3, 5).softmax(dtype=d.float16), "logsumexp": lambda T, d: T.empty(3, 5).logsumexp(1),
+  "logsumexp_all": lambda T, d: T.empty(3, 5).logsumexp(), "logsumexp_keep": lambda T, d: T.empty(3, 5).logsumexp(0, keepdim=True),
+  "argmax": lambda T, d: T.empty(3, 5).argmax(1), "argmax_flat": lambda T, d: T.empty(3, 5).argmax(),
+  "argmin_int": lambda T, d: T.empty(4, 2, dtype=d.int32).argmin(0, keepdim=True), "var": lambda T, d: T.empty(3, 5).var(1),
+  "std_int": lambda T, d: T.empty(6, dtype=d.int32).std(), "var_corr0": lambda T, d: T.empty(3, 5).var((0, 1), correction=0),
+  "layernorm": lambda T, d: T.empty(2, 3, 4).layernorm(), "layernorm_axes": lambda T, d: T.empty(2, 3, 4).layernorm((1, 2), eps=1e-3),
+}
+
+@pytest.mark.parametrize("name", list(NN_GRAPHS))
+def test_nn_compositions_build_tinygrads_graph(name): helper_graph(NN_GRAPHS[name])

@@ -272,29 +272,18 @@ class Tensor:
     ret = x.mul(invstd.reshape(shape) if len(invstd.shape) == len(axis_) else invstd)
     return (ret + bias.reshape(shape)) if bias is not None else ret
 
-  def _softmax(self, axis, dtype: DTypeLike | None = None):
-    m = self - self.max(axis=axis, keepdim=True).detach()
-    if dtype is not None: m = m.cast(to_dtype(dtype))
-    e = m.exp()
-    return m, e, e.sum(axis=axis, keepdim=True)
   def softmax(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor:
-    _, e, ss = self._softmax(axis, dtype)
-    return e * ss.reciprocal()
+    return _call("tg_tensor_softmax", self._h, axis, _dt(dtype), 0)
   def log_softmax(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor:
-    m, _, ss = self._softmax(axis, dtype)
-    return m - ss.log()
+    return _call("tg_tensor_softmax", self._h, axis, _dt(dtype), 1)
   def softmin(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor: return (-self).softmax(axis, dtype)
   def logsumexp(self, axis=None, keepdim=False) -> Tensor:
-    m = self.max(axis=axis, keepdim=True).detach()
-    return (self - m).exp().sum(axis=axis, keepdim=keepdim).log() + (m if keepdim else m.squeeze(axis))
+    axes = None if axis is None else _argfix(axis)
+    return _call("tg_tensor_logsumexp", self._h, _ints(axes) if axes is not None else ffi.NULL, len(axes or ()), int(keepdim))
   def argmax(self, axis=None, keepdim=False) -> Tensor:
-    if axis is None: return self.flatten().argmax(0)
-    axis = self._resolve_dim(axis)
-    m = self.eq(self.max(axis=axis, keepdim=True))
-    idx = m * Tensor.arange(self.shape[axis], 0, -1).reshape(self.shape[axis], *[1] * (self.ndim - axis - 1))
-    return (self.shape[axis] - idx.max(axis=axis, keepdim=keepdim)).cast(dtypes.int32)
+    return _call("tg_tensor_argmax", self._h, ffi.new("int64_t *", axis) if axis is not None else ffi.NULL, int(keepdim), 0)
   def argmin(self, axis=None, keepdim=False) -> Tensor:
-    return self._inverse().argmax(axis=axis, keepdim=keepdim)
+    return _call("tg_tensor_argmax", self._h, ffi.new("int64_t *", axis) if axis is not None else ffi.NULL, int(keepdim), 1)
   def _inverse(self) -> Tensor: return -self if self.is_floating_point() else ~self if dtypes.is_int(self.dtype) else self.logical_not()
   def _one_hot_along_dim(self, num_classes: int, dim: int = -1) -> Tensor:
     if not dtypes.is_int(self.dtype): raise RuntimeError(f"_one_hot_along_dim expects int index tensor, getting {self.dtype}")
@@ -326,15 +315,14 @@ class Tensor:
     Y = (1 - label_smoothing) * Y + label_smoothing / int(Y.shape[classes_dim])
     return -self.log_softmax(classes_dim).mul(Y).sum(classes_dim)._do_reduction(reduction)
   def var(self, axis=None, keepdim=False, correction=1) -> Tensor:
-    output_dtype = self.dtype if dtypes.is_float(self.dtype) else dtypes.float32
-    squares = (self - self.mean(axis=axis, keepdim=True)).square()
-    n = math.prod([si for si, so in zip(self.shape, squares.sum(axis=axis, keepdim=True).shape) if si != so])
-    numerator = squares.cast(sum_acc_dtype(self.dtype)).sum(axis=axis, keepdim=keepdim)
-    return numerator.div(max(n - correction, 0)).cast(output_dtype)
-  def std(self, axis=None, keepdim=False, correction=1) -> Tensor: return self.var(axis, keepdim, correction).sqrt()
+    axes = None if axis is None else _argfix(axis)
+    return _call("tg_tensor_var", self._h, _ints(axes) if axes is not None else ffi.NULL, len(axes or ()), int(keepdim), float(correction), 0)
+  def std(self, axis=None, keepdim=False, correction=1) -> Tensor:
+    axes = None if axis is None else _argfix(axis)
+    return _call("tg_tensor_var", self._h, _ints(axes) if axes is not None else ffi.NULL, len(axes or ()), int(keepdim), float(correction), 1)
   def layernorm(self, axis=-1, eps: float = 1e-5) -> Tensor:
-    y = (self - self.mean(axis, keepdim=True))
-    return y.mul((y * y).mean(axis, keepdim=True).add(eps).rsqrt())
+    axes = _argfix(axis)
+    return _call("tg_tensor_layernorm", self._h, _ints(axes), len(axes), float(eps))
   def linear(self, weight: Tensor, bias: Tensor | None = None, dtype: DTypeLike | None = None) -> Tensor:
     if dtype is not None:
       dt = to_dtype(dtype)

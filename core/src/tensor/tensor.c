@@ -692,6 +692,48 @@ TG_API tg_status tg_tensor_max_pool2d(tg_tensor *x, const int64_t *kernel, size_
 
 static tg_tv clone_value(tgt_scope *S, tg_tv x, const char *device);
 
+/* ---------------- nn compositions ---------------- */
+
+TG_API tg_status tg_tensor_softmax(tg_tensor *x, int64_t axis, int dtype, int log, tg_tensor **out) {
+  NEED_OUT("tg_tensor_softmax");
+  GET(x, "x", a);
+  CHECK(check_dtype(dtype, 1, "tg_tensor_softmax"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_softmax(&S, a, axis, dtype, log != 0), out);
+}
+
+TG_API tg_status tg_tensor_logsumexp(tg_tensor *x, const int64_t *axes, size_t n, int keepdim, tg_tensor **out) {
+  NEED_OUT("tg_tensor_logsumexp");
+  GET(x, "x", a);
+  if (axes) CHECK(check_vals(axes, n, 1, "tg_tensor_logsumexp", "axes"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_logsumexp(&S, a, axes, axes ? n : 0, keepdim), out);
+}
+
+TG_API tg_status tg_tensor_argmax(tg_tensor *x, const int64_t *axis, int keepdim, int is_min, tg_tensor **out) {
+  NEED_OUT("tg_tensor_argmax");
+  GET(x, "x", a);
+  tgt_scope S = {0};
+  return finish(&S, tgt_argmax(&S, a, axis, keepdim, is_min != 0), out);
+}
+
+TG_API tg_status tg_tensor_var(tg_tensor *x, const int64_t *axes, size_t n, int keepdim, double correction, int std, tg_tensor **out) {
+  NEED_OUT("tg_tensor_var");
+  GET(x, "x", a);
+  if (axes) CHECK(check_vals(axes, n, 1, "tg_tensor_var", "axes"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_var(&S, a, axes, axes ? n : 0, keepdim, correction, std != 0), out);
+}
+
+TG_API tg_status tg_tensor_layernorm(tg_tensor *x, const int64_t *axes, size_t n, double eps, tg_tensor **out) {
+  NEED_OUT("tg_tensor_layernorm");
+  GET(x, "x", a);
+  if (!axes || !n) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_layernorm: needs at least one axis");
+  CHECK(check_vals(axes, n, 1, "tg_tensor_layernorm", "axes"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_layernorm(&S, a, axes, n, eps), out);
+}
+
 /* ---------------- to, clone ---------------- */
 
 TG_API tg_status tg_tensor_to(tg_tensor *x, const char *device, tg_tensor **out) {

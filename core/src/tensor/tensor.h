@@ -192,6 +192,14 @@ tg_tv tgt_stack(tgt_scope *S, const tg_tv *ts, size_t n, int64_t dim);
 tg_tv tgt_cat(tgt_scope *S, const tg_tv *ts, size_t n, int64_t dim);
 tg_tv tgt_getitem(tgt_scope *S, tg_tv x, const tg_index *idx, size_t n); /* int, slice, None, Ellipsis */
 
+/* ---------------- nn compositions (nn.c: mixin/op.py) ---------------- */
+
+tg_tv tgt_softmax(tgt_scope *S, tg_tv x, int64_t axis, int dtype, int log);              /* softmax / log_softmax */
+tg_tv tgt_logsumexp(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, int keepdim); /* axes NULL: all */
+tg_tv tgt_argmax(tgt_scope *S, tg_tv x, const int64_t *axis, int keepdim, int is_min);  /* axis NULL: flattened */
+tg_tv tgt_var(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, int keepdim, double correction, int std);
+tg_tv tgt_layernorm(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, double eps);
+
 /* ---------------- autograd (gradient.c: mixin/gradient.py) ---------------- */
 
 /* compute_gradient: grads[i] = d root / d targets[i] given root's gradient root_grad; .u NULL where no path leads.

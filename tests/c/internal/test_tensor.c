@@ -139,6 +139,12 @@ static void test_errors(void) {
   CHECK_ERR(tg_tensor_assign(NULL, a), TG_ERR_NULL_POINTER, "self is NULL");
   CHECK_ERR(tg_tensor_assign(a, NULL), TG_ERR_NULL_POINTER, "x is NULL");
   CHECK_ERR(tg_tensor_lower(NULL, 1, NULL), TG_ERR_NULL_POINTER, "tensors is NULL");
+  CHECK_ERR(tg_tensor_softmax(a, 2, TG_DTYPE_NONE, 0, &out), TG_ERR_OUT_OF_RANGE, "dim=2 out of range");
+  CHECK_ERR(tg_tensor_softmax(a, 0, 99, 0, &out), TG_ERR_INVALID_ARGUMENT, "invalid dtype 99");
+  CHECK_ERR(tg_tensor_argmax(a, (int64_t[]){-3}, 0, 0, &out), TG_ERR_OUT_OF_RANGE, "out of range");
+  CHECK_ERR(tg_tensor_var(NULL, NULL, 0, 0, 1, 0, &out), TG_ERR_NULL_POINTER, "x is NULL");
+  CHECK_ERR(tg_tensor_layernorm(a, NULL, 0, 1e-5, &out), TG_ERR_INVALID_ARGUMENT, "at least one axis");
+  CHECK_ERR(tg_tensor_logsumexp(a, (int64_t[]){5}, 1, 0, NULL), TG_ERR_NULL_POINTER, "out is NULL");
   tg_jit *jit = NULL;
   CHECK_ERR(tg_jit_capture_end(NULL, 0, &jit), TG_ERR_INVALID_ARGUMENT, "no capture in progress");
   CHECK_OK(tg_jit_capture_begin());
