@@ -315,7 +315,8 @@ typedef enum tg_binary_op {
   TG_BINARY_MINIMUM = 10, TG_BINARY_LT = 11, TG_BINARY_GT = 12, TG_BINARY_LE = 13, TG_BINARY_GE = 14,
   TG_BINARY_EQ = 15, TG_BINARY_NE = 16, TG_BINARY_AND = 17, TG_BINARY_OR = 18, TG_BINARY_XOR = 19,
   TG_BINARY_SHL = 20, TG_BINARY_SHR = 21,
-  TG_BINARY_THREEFRY = 22 /* x.threefry(key): threefry2x32 of uint64 x keyed by uint64 key (tinygrad's random bits) */
+  TG_BINARY_THREEFRY = 22, /* x.threefry(key): threefry2x32 of uint64 x keyed by uint64 key (tinygrad's random bits) */
+  TG_BINARY_LOGADDEXP = 23, TG_BINARY_COPYSIGN = 24
 } tg_binary_op;
 
 /* Reductions, as tinygrad's sum/prod/max/min/mean/any/all. */
@@ -476,6 +477,21 @@ TG_API tg_status tg_tensor_var(tg_tensor *x, const int64_t *axes, size_t n, int 
 
 /* x.layernorm(axis, eps): normalized over the n >= 1 given axes, no affine terms. Returns a new reference. */
 TG_API tg_status tg_tensor_layernorm(tg_tensor *x, const int64_t *axes, size_t n, double eps, tg_tensor **out);
+
+/* tinygrad's elementwise compositions beyond the ALU ops, with their parameters in p[] (defaults in brackets):
+** HARDSIGMOID p = {alpha [1/6], beta [0.5]}, HARDTANH {min [-1], max [1]; integral values act as Python ints},
+** LEAKY_RELU {neg_slope [0.01]}, ELU/CELU {alpha [1]}, SELU {alpha [1.67326], gamma [1.0507]}, SOFTPLUS {beta [1]},
+** GELU {0: approximate="tanh", nonzero: "none" (erf)}; the others take none. */
+typedef enum tg_activation {
+  TG_ACT_RELU6 = 0, TG_ACT_HARDSWISH = 1, TG_ACT_HARDSIGMOID = 2, TG_ACT_HARDTANH = 3, TG_ACT_LEAKY_RELU = 4, TG_ACT_ELU = 5,
+  TG_ACT_CELU = 6, TG_ACT_SELU = 7, TG_ACT_SOFTPLUS = 8, TG_ACT_MISH = 9, TG_ACT_LOGSIGMOID = 10, TG_ACT_QUICK_GELU = 11,
+  TG_ACT_GELU = 12, TG_ACT_SOFTSIGN = 13, TG_ACT_SINH = 14, TG_ACT_COSH = 15, TG_ACT_ATANH = 16, TG_ACT_ASINH = 17,
+  TG_ACT_ACOSH = 18, TG_ACT_ASIN = 19, TG_ACT_ACOS = 20, TG_ACT_ATAN = 21, TG_ACT_ERF = 22
+} tg_activation;
+
+/* x.<op>(*p) for a tg_activation, built as tinygrad builds it. p: at least 2 values, read as the op needs (NULL is
+** allowed for ops without parameters). TG_ERR_INVALID_ARGUMENT for an unknown op. Returns a new reference. */
+TG_API tg_status tg_tensor_activation(tg_activation op, tg_tensor *x, const double *p, tg_tensor **out);
 
 /* x.to(device) (tinygrad's Tensor.to): a lazy copy onto another device; x itself when it has no device or is already
 ** there. device: a name as tg_device_get takes it (canonicalised). Returns a new reference. */

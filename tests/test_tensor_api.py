@@ -126,3 +126,18 @@ NN_GRAPHS = {
 
 @pytest.mark.parametrize("name", list(NN_GRAPHS))
 def test_nn_compositions_build_tinygrads_graph(name): helper_graph(NN_GRAPHS[name])
+
+ACTS = ["relu6", "hardswish", "hardsigmoid", "hardtanh", "leaky_relu", "elu", "celu", "selu", "softplus", "mish", "logsigmoid",
+        "quick_gelu", "gelu", "softsign", "sinh", "cosh", "atanh", "asinh", "acosh", "asin", "acos", "atan", "erf"]
+
+@pytest.mark.parametrize("name", ACTS)
+def test_activation_graph_and_values(name):
+  helper_graph(lambda T, d: getattr(T.empty(3, 4), name)())
+  x = np.linspace(-0.9, 0.9, 12, dtype=np.float32).reshape(3, 4) + (2.0 if name == "acosh" else 0.0)
+  want, got = getattr(tg.Tensor(x), name)().numpy(), getattr(tgc.Tensor(x), name)().numpy()
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+@pytest.mark.parametrize("call", ["x.leaky_relu(0.2)", "x.elu(0.5)", "x.celu(2.0)", "x.selu(1.5, 2.0)", "x.softplus(2.0)", "x.hardtanh(-0.5, 0.25)",
+                                  "x.hardsigmoid(0.3, 0.1)", "x.gelu('none')", "x.logaddexp(x * 2)", "x.copysign(-x)", "x.logaddexp(1.5)", "x.lerp(x * 3, 0.25)"])
+def test_parametrized_compositions(call):
+  helper_graph(lambda T, d: eval(call, {"x": T.empty(3, 4)}))

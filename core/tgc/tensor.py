@@ -14,7 +14,8 @@ ConstType = float | int | bool
 
 # ---------------- op tables: method name -> enum name in tg.h ----------------
 
-_UNARY_OPS = {v: k for k, v in enum_names("tg_unary_op", "TG_UNARY_").items()}      # {"NEG": 0, ...}
+_UNARY_OPS = {v: k for k, v in enum_names("tg_unary_op", "TG_UNARY_").items()}
+_ACT = {v: k for k, v in enum_names("tg_activation", "TG_ACT_").items()}      # {"NEG": 0, ...}
 _BINARY_OPS = {v: k for k, v in enum_names("tg_binary_op", "TG_BINARY_").items()}
 _REDUCE_OPS = {v: k for k, v in enum_names("tg_reduce_op", "TG_REDUCE_").items()}
 _HOST = {v: k for k, v in enum_names("tg_host_kind", "TG_HOST_").items()}                  # {"ARRAY": 0, "LIST": 1}
@@ -338,8 +339,40 @@ class Tensor:
     if not Tensor.training or p == 0: return self
     if p == 1: return self * 0
     return (self.rand_like(dtype=dtypes.default_float, contiguous=False) >= p).contiguous().where(self, 0) / (1.0 - p)
-  def leaky_relu(self, neg_slope=0.01) -> Tensor: return (self < 0).where(neg_slope * self, self)
-  def gelu(self) -> Tensor: return 0.5 * self * (1 + (math.sqrt(2 / math.pi) * (self + 0.044715 * self ** 3)).tanh())
+  def _act(self, op: str, *p: float) -> Tensor:
+    return _call("tg_tensor_activation", _ACT[op], self._h, ffi.new("double[2]", [float(v) for v in p] + [0.0] * (2 - len(p))))
+  def relu6(self) -> Tensor: return self._act("RELU6")
+  def hardswish(self) -> Tensor: return self._act("HARDSWISH")
+  def hardsigmoid(self, alpha: float = 1 / 6, beta: float = 0.5) -> Tensor: return self._act("HARDSIGMOID", alpha, beta)
+  def hardtanh(self, min_val=-1, max_val=1) -> Tensor: return self._act("HARDTANH", min_val, max_val)
+  def leaky_relu(self, neg_slope=0.01) -> Tensor: return self._act("LEAKY_RELU", neg_slope)
+  def elu(self, alpha=1.0) -> Tensor: return self._act("ELU", alpha)
+  def celu(self, alpha=1.0) -> Tensor: return self._act("CELU", alpha)
+  def selu(self, alpha=1.67326, gamma=1.0507) -> Tensor: return self._act("SELU", alpha, gamma)
+  def softplus(self, beta=1.0) -> Tensor: return self._act("SOFTPLUS", beta)
+  def mish(self) -> Tensor: return self._act("MISH")
+  def logsigmoid(self) -> Tensor: return self._act("LOGSIGMOID")
+  def quick_gelu(self) -> Tensor: return self._act("QUICK_GELU")
+  def gelu(self, approximate: str = "tanh") -> Tensor:
+    if approximate not in ("tanh", "none"): raise ValueError(f"approximate must be 'tanh' or 'none', got {approximate!r}")
+    return self._act("GELU", float(approximate == "none"))
+  def softsign(self) -> Tensor: return self._act("SOFTSIGN")
+  def sinh(self) -> Tensor: return self._act("SINH")
+  def cosh(self) -> Tensor: return self._act("COSH")
+  def atanh(self) -> Tensor: return self._act("ATANH")
+  def asinh(self) -> Tensor: return self._act("ASINH")
+  def acosh(self) -> Tensor: return self._act("ACOSH")
+  def asin(self) -> Tensor: return self._act("ASIN")
+  def acos(self) -> Tensor: return self._act("ACOS")
+  def atan(self) -> Tensor: return self._act("ATAN")
+  def erf(self) -> Tensor: return self._act("ERF")
+  def logaddexp(self, other) -> Tensor: return self._binary("LOGADDEXP", other)
+  def copysign(self, other) -> Tensor: return self._binary("COPYSIGN", other)
+  def lerp(self, end: Tensor, weight) -> Tensor:
+    if self.dtype == dtypes.uint8 and isinstance(weight, Tensor):
+      w_i = (weight * (1 << 7) + 0.5).cast(dtypes.int16)
+      return (self + (((end - self).cast(dtypes.int8) * w_i + (1 << 6)).cast(dtypes.uint16) >> 7)).cast(dtypes.uint8)
+    return self + (end - self) * weight
 
   # ---------------- random (tinygrad's threefry counter-based generator, bit for bit) ----------------
 

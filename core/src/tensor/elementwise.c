@@ -298,6 +298,8 @@ tg_tv tgt_binary(tgt_scope *S, int op, tg_tv x, tg_tv y) {
   case TG_BINARY_XOR: return tgt_binop(S, TG_OP_XOR, x, y, 0);
   case TG_BINARY_SHL: return tgt_binop(S, TG_OP_SHL, x, y, 0);
   case TG_BINARY_SHR: return tgt_binop(S, TG_OP_SHR, x, y, 0);
+  case TG_BINARY_LOGADDEXP: return tgt_logaddexp(S, x, y);
+  case TG_BINARY_COPYSIGN: return tgt_copysign(S, x, y);
   case TG_BINARY_THREEFRY:
     if (x.u && y.u && (x.u->dtype != TG_UINT64 || y.u->dtype != TG_UINT64))
       return tgt_fail(S, TG_ERR_DTYPE, "threefry needs uint64 operands, got dtypes.%s and dtypes.%s", tg_dtype_repr_name(x.u->dtype), tg_dtype_repr_name(y.u->dtype));

@@ -455,7 +455,7 @@ TG_API tg_status tg_tensor_binary(tg_binary_op op, tg_tensor *x, tg_tensor *y, t
   NEED_OUT("tg_tensor_binary");
   GET(x, "x", a);
   GET(y, "y", b);
-  if ((unsigned)op > TG_BINARY_THREEFRY) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_binary: invalid op %d", (int)op);
+  if ((unsigned)op > TG_BINARY_COPYSIGN) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_binary: invalid op %d", (int)op);
   tgt_scope S = {0};
   return finish(&S, tgt_binary(&S, (int)op, a, b), out);
 }
@@ -732,6 +732,15 @@ TG_API tg_status tg_tensor_layernorm(tg_tensor *x, const int64_t *axes, size_t n
   CHECK(check_vals(axes, n, 1, "tg_tensor_layernorm", "axes"));
   tgt_scope S = {0};
   return finish(&S, tgt_layernorm(&S, a, axes, n, eps), out);
+}
+
+TG_API tg_status tg_tensor_activation(tg_activation op, tg_tensor *x, const double *p, tg_tensor **out) {
+  NEED_OUT("tg_tensor_activation");
+  GET(x, "x", a);
+  if ((unsigned)op > TG_ACT_ERF) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_activation: invalid op %d", (int)op);
+  static const double none[2] = {0, 0};
+  tgt_scope S = {0};
+  return finish(&S, tgt_activation(&S, (int)op, a, p ? p : none), out);
 }
 
 /* ---------------- to, clone ---------------- */

@@ -200,6 +200,11 @@ tg_tv tgt_argmax(tgt_scope *S, tg_tv x, const int64_t *axis, int keepdim, int is
 tg_tv tgt_var(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, int keepdim, double correction, int std);
 tg_tv tgt_layernorm(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, double eps);
 
+/* activation.c: tinygrad's elementwise compositions; p: the op's parameters (see tg_activation in tg.h) */
+tg_tv tgt_activation(tgt_scope *S, int op, tg_tv x, const double *p);
+tg_tv tgt_logaddexp(tgt_scope *S, tg_tv x, tg_tv y);
+tg_tv tgt_copysign(tgt_scope *S, tg_tv x, tg_tv y);
+
 /* ---------------- autograd (gradient.c: mixin/gradient.py) ---------------- */
 
 /* compute_gradient: grads[i] = d root / d targets[i] given root's gradient root_grad; .u NULL where no path leads.
