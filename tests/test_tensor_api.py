@@ -141,3 +141,27 @@ def test_activation_graph_and_values(name):
                                   "x.hardsigmoid(0.3, 0.1)", "x.gelu('none')", "x.logaddexp(x * 2)", "x.copysign(-x)", "x.logaddexp(1.5)", "x.lerp(x * 3, 0.25)"])
 def test_parametrized_compositions(call):
   helper_graph(lambda T, d: eval(call, {"x": T.empty(3, 4)}))
+
+MORE = {
+  "linspace": lambda T, d: T.linspace(-1, 2, 7), "linspace_int": lambda T, d: T.linspace(0, 10, 5, dtype=d.int32),
+  "diag": lambda T, d: T.empty(4).diag(), "diagonal": lambda T, d: T.empty(3, 4, 5).diagonal(1, 1, 2),
+  "diagonal_neg": lambda T, d: T.empty(4, 4).diagonal(-1), "roll": lambda T, d: T.empty(3, 5).roll((1, -2), (0, 1)),
+  "roll_flat": lambda T, d: T.empty(3, 5).roll(4), "repeat_interleave": lambda T, d: T.empty(2, 3).repeat_interleave(2, 1),
+  "normalize": lambda T, d: T.empty(3, 5).normalize(), "normalize_p1": lambda T, d: T.empty(3, 5).normalize(1.0, 0),
+  "isclose": lambda T, d: T.empty(4).isclose(T.empty(4), equal_nan=True), "allclose": lambda T, d: T.empty(4).allclose(T.empty(4)),
+  "var_mean": lambda T, d: T.empty(3, 4).var_mean(1)[0] + T.empty(3, 4).var_mean(1)[1], "bce": lambda T, d: T.empty(6).sigmoid().binary_crossentropy(T.empty(6)),
+  "bce_logits": lambda T, d: T.empty(6).binary_crossentropy_logits(T.empty(6), reduction="sum"),
+  "einsum_mm": lambda T, d: T.einsum("ij,jk->ik", T.empty(3, 4), T.empty(4, 5)), "einsum_implicit": lambda T, d: T.einsum("ij,jk", T.empty(3, 4), T.empty(4, 5)),
+  "einsum_trace": lambda T, d: T.einsum("ii", T.empty(4, 4)), "einsum_ellipsis": lambda T, d: T.einsum("...ij,...jk->...ik", T.empty(2, 3, 4), T.empty(2, 4, 5)),
+  "einsum_outer": lambda T, d: T.einsum("i,j->ji", T.empty(3), T.empty(4)),
+  "meshgrid": lambda T, d: T.empty(3).meshgrid(T.empty(4))[1] * 1, "meshgrid_xy": lambda T, d: T.empty(3).meshgrid(T.empty(4), indexing="xy")[0] * 1,
+}
+
+@pytest.mark.parametrize("name", list(MORE))
+def test_more_compositions_build_tinygrads_graph(name): helper_graph(MORE[name])
+
+def test_more_compositions_values():
+  x = np.random.default_rng(7).standard_normal((3, 4)).astype(np.float32)
+  for fn in (lambda T: T(x).roll(1, 1), lambda T: T.einsum("ij,kj->ik", T(x), T(x)), lambda T: T(x).normalize(), lambda T: T(x).diagonal(),
+             lambda T: T.linspace(0, 1, 5), lambda T: T(x).repeat_interleave(2)):
+    np.testing.assert_allclose(fn(tgc.Tensor).numpy(), fn(tg.Tensor).numpy(), rtol=1e-5, atol=1e-6)

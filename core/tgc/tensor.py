@@ -374,6 +374,108 @@ class Tensor:
       return (self + (((end - self).cast(dtypes.int8) * w_i + (1 << 6)).cast(dtypes.uint16) >> 7)).cast(dtypes.uint8)
     return self + (end - self) * weight
 
+  # ---------------- more of tinygrad's compositions (composed here over libtgc's ops, graphs equal tinygrad's) ----------------
+
+  @staticmethod
+  def linspace(start, stop, steps: int, dtype: DTypeLike | None = None) -> Tensor:
+    if steps < 0: raise ValueError("number of steps must be non-negative")
+    if (dt := to_dtype(dtype) if dtype is not None else dtypes.default_float) == dtypes.bool: raise ValueError("linspace with bool dtype is not supported")
+    if steps == 1: return Tensor.full((1,), start, dtype=dt, buffer=False)
+    return (start + Tensor.arange(steps, dtype=dtypes.default_float) * ((stop - start) / (steps - 1))).cast(dt)
+  def meshgrid(self, *args: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
+    if indexing not in ("ij", "xy"): raise RuntimeError(f'indexing must be in ("ij", "xy"), got {indexing}')
+    if len(tensors := (self, *args)) == 1: return tensors
+    basis = tuple(range(len(tensors))) if indexing == "ij" else (1, 0) + tuple(range(2, len(tensors)))
+    tensors = tuple(t.reshape((-1,) + (1,) * (len(args) - i)) for i, t in zip(basis, tensors))
+    shape = tuple(max(ds) for ds in zip(*[(1,) * (max(t.ndim for t in tensors) - t.ndim) + t.shape for t in tensors]))
+    return tuple(t.expand(shape) if t.shape != shape else t for t in tensors)
+  def pad_to(self, shape) -> Tensor:
+    if len(shape) != self.ndim: raise ValueError(f"pad_to: {len(shape)} dims for a shape of {self.ndim}")
+    return self.pad(tuple(None if s is None or s == d else (0, s - d) for d, s in zip(self.shape, shape)))
+  def shrink_to(self, shape) -> Tensor:
+    return self.shrink(tuple(None if s is None or s == d else (0, s) for d, s in zip(self.shape, shape)))
+  def diag(self) -> Tensor:
+    if self.ndim != 1: raise ValueError(f"expect input to be 1-D, getting {self.ndim}-D")
+    n = self.shape[0]
+    return self.unsqueeze(-1).pad_to((None, 1 + n)).flatten().shrink_to((n * n,)).reshape(n, n)
+  def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    if (dim1 := self._resolve_dim(dim1)) == (dim2 := self._resolve_dim(dim2)): raise RuntimeError("dim1 and dim2 cannot be the same dimension")
+    x = self.permute(*[i for i in range(self.ndim) if i != dim1 and i != dim2], dim1, dim2)
+    if offset >= 0: x = x.shrink(tuple(None for _ in x.shape[:-1]) + ((offset, x.shape[-1]),))
+    else: x = x.shrink(tuple(None for _ in x.shape[:-2]) + ((-offset, x.shape[-2]), None))
+    if (d := min(int(x.shape[-2]), int(x.shape[-1]))) <= 0: return x.reshape(*x.shape[:-2], 0)
+    nones, x = tuple(None for _ in x.shape[:-2]), x.shrink_to(tuple(None for _ in x.shape[:-2]) + (d, d))
+    return x.flatten(-2).pad_to(nones + (d * (d + 1),)).unflatten(-1, (d, d + 1)).shrink_to(nones + (None, 1)).squeeze(-1)
+  def roll(self, shifts, dims=None) -> Tensor:
+    if dims is None: return self.flatten().roll(shifts, 0).reshape(self.shape)
+    dims = tuple(self._resolve_dim(d) for d in (dims if isinstance(dims, (tuple, list)) else (dims,)))
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    if len(dims) != len(shifts): raise RuntimeError(f"{len(dims)=} != {len(shifts)=}")
+    if 0 in self.shape: return self
+    arg: list = [None] * self.ndim
+    for d, s in zip(dims, shifts): arg[d] = (delta := self.shape[d] - s % self.shape[d], delta + self.shape[d])
+    return self.repeat(*tuple(2 if i in dims else 1 for i in range(self.ndim))).shrink(tuple(arg))
+  def repeat_interleave(self, repeats: int, dim: int | None = None) -> Tensor:
+    x, dim = (self.flatten(), 0) if dim is None else (self, self._resolve_dim(dim))
+    shp = x.shape
+    x = x.reshape(*shp[:dim + 1], 1, *shp[dim + 1:]).expand(*shp[:dim + 1], repeats, *shp[dim + 1:])
+    return x.reshape(*shp[:dim], shp[dim] * repeats, *shp[dim + 1:])
+  def normalize(self, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    den = self.ne(0).sum(dim, keepdim=True) if p == 0 else self.abs().pow(p).sum(dim, keepdim=True).pow(1 / p)
+    return self / den.maximum(eps)
+  def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan=False) -> Tensor:
+    other = self._ufix(other)
+    is_finite_close = self.isfinite() & other.isfinite() & ((self - other).abs() <= atol + rtol * other.abs())
+    is_infinite_close = (self.isinf() | other.isinf()) & self.eq(other)
+    is_nan_close = (self.isnan() & other.isnan()) & equal_nan
+    return is_finite_close | is_infinite_close | is_nan_close
+  def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan=False) -> Tensor:
+    return self.isclose(other, rtol=rtol, atol=atol, equal_nan=equal_nan).all()
+  def var_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]:
+    return self.var(axis, keepdim, correction), self.mean(axis, keepdim)
+  def std_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]:
+    return self.std(axis, keepdim, correction), self.mean(axis, keepdim)
+  def empty_like(self, dtype: DTypeLike | None = None, device: str | None = None) -> Tensor:
+    return Tensor.empty(*self.shape, dtype=dtype if dtype is not None else strong_dtype(self.dtype), device=device or self.device)
+  def binary_crossentropy(self, Y: Tensor, reduction: str = "mean") -> Tensor:
+    return (-Y * self.log() - (1 - Y) * (1 - self).log())._do_reduction(reduction)
+  def binary_crossentropy_logits(self, Y: Tensor, reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+    log_p, log_1_minus_p = self.logsigmoid(), (-self).logsigmoid()
+    return (-((1 if pos_weight is None else pos_weight) * Y * log_p + (1 - Y) * log_1_minus_p))._do_reduction(reduction)
+  @staticmethod
+  def einsum(formula: str, *operands, dtype: DTypeLike | None = None) -> Tensor:
+    """Einstein summation as tinygrad 0.14.0 evaluates it (traces, ellipsis, implicit output)."""
+    import string
+    xs, formula = list(_argfix(*operands)), formula.replace(" ", "")
+    if "..." in formula:
+      ell, lhs = "".join(c for c in string.ascii_letters if c not in formula), (formula.split("->") + [""])[0]
+      ell_n = [max(0, x.ndim - len(s) + 3) if "..." in s else 0 for s, x in zip(lhs.split(","), xs)]
+      inputs = lhs.split(",")
+      for i, (s, x) in enumerate(zip(inputs, xs)): inputs[i] = s.replace("...", ell[max(ell_n) - ell_n[i]:max(ell_n)])
+      lhs, auto = ",".join(inputs), "".join(sorted(c for c in lhs if lhs.count(c) == 1 and c.isalpha() and c not in ell))
+      formula = f"{lhs}->{formula.split('->')[1].replace('...', ell[:max(ell_n)]) if '->' in formula else ell[:max(ell_n)] + auto}"
+    lhs, rhs = formula.split("->") if "->" in formula else (formula, "".join(sorted(c for c in formula if formula.count(c) == 1 and c.isalpha())))
+    inputs = lhs.split(",")
+    if len(xs) != len(inputs): raise ValueError(f"number of operands doesn't match, expected {len(inputs)}, got {len(xs)}")
+    for i, (s, x) in enumerate(zip(inputs, xs)):
+      for c in set(s):
+        while s.count(c) > 1:
+          j, k, n = s.index(c), s.index(c, s.index(c) + 1), x.shape[s.index(c)]
+          perm = [d for d in range(x.ndim) if d not in (j, k)] + [j, k]
+          x = x.permute(perm).flatten(-2).pad(((0, 0),) * (x.ndim - 2) + ((0, n),)).unflatten(-1, (n, n + 1))[..., 0] if x.ndim > 2 else x.diagonal()
+          s = s[:k] + s[k + 1:]
+      inputs[i], xs[i] = s, x
+    sz: dict = {}
+    for s, x in zip(inputs, xs):
+      for c, d in zip(s, x.shape):
+        if sz.setdefault(c, d) != d: raise ValueError(f"size mismatch for {c!r}: {sz[c]} != {d}")
+    alpha = sorted(sz)
+    xs = [x.permute(*[s.index(c) for c in sorted(s)]).reshape([sz[c] if c in s else 1 for c in alpha]) if s else x for s, x in zip(inputs, xs)]
+    prod = xs[0]
+    for x in xs[1:]: prod = prod * x
+    order = sorted(range(len(rhs)), key=lambda i: rhs[i])
+    return prod.sum([i for i, c in enumerate(alpha) if c not in rhs], dtype=dtype).permute(sorted(range(len(order)), key=lambda i: order[i]))
+
   # ---------------- random (tinygrad's threefry counter-based generator, bit for bit) ----------------
 
   _seed: int = 0
