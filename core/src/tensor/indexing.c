@@ -67,11 +67,11 @@ tg_tv tgt_one_hot_along_dim(tgt_scope *S, tg_tv x, int64_t num_classes, int64_t 
   if (!tg_dt_is_int((tg_dtype)x.u->dtype))
     return tgt_fail(S, TG_ERR_DTYPE, "_one_hot_along_dim expects int index tensor, getting dtypes.%s", tg_dtype_repr_name(x.u->dtype));
   if (tgt_resolve_dim(S, dim, s.n, 0, &d)) return TGT_NONE;
-  size_t off = s.n - (size_t)d - 1;
+  int64_t off = (int64_t)s.n - d - 1; /* -1 for a 0-d x: (1,)*-1 is () */
   ns[0] = num_classes;
-  for (size_t i = 0; i < off; i++) ns[1 + i] = 1;
+  for (int64_t i = 0; i < off; i++) ns[1 + i] = 1;
   tg_tv ar = tgt_arange(S, tgt_pyint(num_classes), NULL, tgt_pyint(1), TG_DT_AUTO);
-  return bin(S, TG_BINARY_EQ, x, tgt_reshape(S, ar, ns, off + 1));
+  return bin(S, TG_BINARY_EQ, x, tgt_reshape(S, ar, ns, off > 0 ? (size_t)off + 1 : 1));
 }
 
 /* OpMixin.one_hot: self[..., None]._one_hot_along_dim(num_classes).where(1, 0). */
