@@ -439,6 +439,8 @@ typedef enum tg_index_kind { TG_INDEX_INT = 0, TG_INDEX_SLICE = 1, TG_INDEX_NONE
 #define TG_INDEX_HAS_START 1u
 #define TG_INDEX_HAS_STOP 2u
 #define TG_INDEX_HAS_STEP 4u
+#define TG_INDEX_WRAPPED 8u /* TG_INDEX_TENSOR: the values are already non-negative (tinygrad wraps a Python list's negative
+                               values itself, and applies no (index < 0).where(index + size, index) to it) */
 typedef struct tg_index {
   tg_index_kind kind;
   uint32_t has;        /* TG_INDEX_HAS_* for a slice: the parts given (Python's None otherwise) */
@@ -447,11 +449,85 @@ typedef struct tg_index {
   tg_tensor *tensor;   /* TG_INDEX_TENSOR (borrowed) */
 } tg_index;
 
-/* x[idx[0], ..., idx[n-1]] as tinygrad indexes: views (shrink, flip, strided reshape) and one reshape, no copy.
-** Errors as tinygrad's: TG_ERR_OUT_OF_RANGE "index=5 is out of bounds with size=3", "too many indices (3) for 2D",
-** "indices can only have a single ellipsis"; TG_ERR_INVALID_ARGUMENT for a 0 step; TG_ERR_UNSUPPORTED for tensor
-** indices (not yet). Returns a new reference. */
+/* x[idx[0], ..., idx[n-1]] as tinygrad indexes: ints, slices, None and Ellipsis are views (shrink, flip, strided
+** reshape) and one reshape; tensor indices (advanced indexing: any int dtype, negative values count from the end,
+** several broadcast together, out-of-range positions read 0) select with one-hot masks summed away, or with one linear
+** index when they index consecutive dims. Index tensors are borrowed. Errors as tinygrad's: TG_ERR_OUT_OF_RANGE
+** "index=5 is out of bounds with size=3", "too many indices (3) for 2D", "indices can only have a single ellipsis",
+** "index dtype dtypes.float is not supported", "shape mismatch: objects cannot be broadcast to a single shape ((2,),
+** (3,))"; TG_ERR_INVALID_ARGUMENT for a 0 step and for "expected index and self on the same device, ...";
+** TG_ERR_NULL_POINTER for a TG_INDEX_TENSOR without a tensor. Returns a new reference. */
 TG_API tg_status tg_tensor_getitem(tg_tensor *x, const tg_index *idx, size_t n, tg_tensor **out);
+
+/* self[idx] = v (tinygrad's Tensor.__setitem__): mutates self. v is a tensor of self's dtype (a weak-dtype v, a Python
+** scalar, is cast to it), broadcast to the indexed shape. As tinygrad, an unrealized float self (or one with no buffer
+** under basic indexing) gets the new value functionally, advanced indexing assigns the whole new value (where(mask, v,
+** self)) and basic indexing of a buffer assigns into the view. v is borrowed. Errors: TG_ERR_DTYPE "cannot setitem into
+** a weak tensor; it has no storage" and "setitem dtype mismatch: self.dtype=dtypes.float != v.dtype=dtypes.int";
+** TG_ERR_INVALID_ARGUMENT "can't setitem on a tensor with other uses" when another live tensor reads self's buffer
+** graph; indexing errors as tg_tensor_getitem. */
+TG_API tg_status tg_tensor_setitem(tg_tensor *self, const tg_index *idx, size_t n, tg_tensor *v);
+
+/* How tg_tensor_scatter / tg_tensor_scatter_reduce combine values that land on one position. */
+typedef enum tg_scatter_reduce {
+  TG_SCATTER_NONE = 0, /* scatter(reduce=None): the last src value written wins */
+  TG_SCATTER_SUM = 1,  /* "sum" (scatter's "add") */
+  TG_SCATTER_PROD = 2, /* "prod" (scatter's "multiply") */
+  TG_SCATTER_MEAN = 3, TG_SCATTER_AMAX = 4, TG_SCATTER_AMIN = 5
+} tg_scatter_reduce;
+
+/* x.gather(dim, index): out[i][j] = x[index[i][j]][j] for dim 0 (and so on), index of any int dtype with x's ndim and no
+** dim larger than x's outside dim. Errors: TG_ERR_INVALID_ARGUMENT for differing ndims ("self.ndim must equal
+** index.ndim, ...") or sizes ("requires self.shape[d] >= index.shape[d] for all d != dim") or devices;
+** TG_ERR_OUT_OF_RANGE for dim; TG_ERR_DTYPE for a non-int index. Returns a new reference. */
+TG_API tg_status tg_tensor_gather(tg_tensor *x, int64_t dim, tg_tensor *index, tg_tensor **out);
+
+/* x.scatter(dim, index, src, reduce): src is a tensor of x's dtype and ndim, or a Python scalar (filled to index's
+** shape); reduce TG_SCATTER_SUM ("add") or TG_SCATTER_PROD ("multiply") need a Python-scalar src. Errors:
+** TG_ERR_INVALID_ARGUMENT for another reduce, a tensor src with a reduce, mismatched ndims or shapes; TG_ERR_DTYPE
+** "expect self.dtype=dtypes.float to be equal to src.dtype=dtypes.int". Returns a new reference. */
+TG_API tg_status tg_tensor_scatter(tg_tensor *x, int64_t dim, tg_tensor *index, tg_tensor *src, tg_scatter_reduce reduce,
+                                   tg_tensor **out);
+
+/* x.scatter_reduce(dim, index, src, reduce, include_self): reduce is SUM, PROD, MEAN, AMAX or AMIN; include_self 0
+** leaves x's own values out of the positions written. Errors as tg_tensor_scatter. Returns a new reference. */
+TG_API tg_status tg_tensor_scatter_reduce(tg_tensor *x, int64_t dim, tg_tensor *index, tg_tensor *src, tg_scatter_reduce reduce,
+                                          int include_self, tg_tensor **out);
+
+/* x.one_hot(num_classes): int x, a new last dim of num_classes holding 1 at x's value (an int tensor of x's dtype
+** promoted with a Python int). TG_ERR_DTYPE "expect integer dtype, ...", TG_ERR_INVALID_ARGUMENT for num_classes < 0.
+** Returns a new reference. */
+TG_API tg_status tg_tensor_one_hot(tg_tensor *x, int64_t num_classes, tg_tensor **out);
+
+/* x._one_hot_along_dim(num_classes, dim): the bool mask x == arange(num_classes), the classes laid along dim (dim
+** counts in x's dims; x usually has a size-1 dim there). TG_ERR_DTYPE for a non-int x. Returns a new reference. */
+TG_API tg_status tg_tensor_one_hot_along_dim(tg_tensor *x, int64_t num_classes, int64_t dim, tg_tensor **out);
+
+/* x.masked_fill(mask, value): mask.where(value, x); value a tensor or a Python scalar. Returns a new reference. */
+TG_API tg_status tg_tensor_masked_fill(tg_tensor *x, tg_tensor *mask, tg_tensor *value, tg_tensor **out);
+
+/* Cumulative ops along axis: x.cumsum(axis) (TG_REDUCE_SUM), x.cumprod(axis) (PROD), x.cummax(axis) (MAX), x.cummin(axis)
+** (MIN). *out: the values. indices: NULL, or for MAX/MIN it receives the int32 indices tinygrad's cummax/cummin return
+** (a new reference). Errors: TG_ERR_INVALID_ARGUMENT for another op or indices with SUM/PROD; TG_ERR_OUT_OF_RANGE for
+** axis. Returns new references. */
+TG_API tg_status tg_tensor_cumalu(tg_reduce_op op, tg_tensor *x, int64_t axis, tg_tensor **out, tg_tensor **indices);
+
+/* x.triu(diagonal) (lower 0) or x.tril(diagonal) (lower != 0) over the last two dims. TG_ERR_OUT_OF_RANGE for x of
+** fewer than 2 dims. Returns a new reference. */
+TG_API tg_status tg_tensor_triu(tg_tensor *x, int64_t diagonal, int lower, tg_tensor **out);
+
+/* Tensor.eye(n, m, dtype): n x m, ones on the diagonal; dtype TG_DTYPE_NONE: the default float. No device, as in
+** tinygrad. TG_ERR_INVALID_ARGUMENT "cannot have negative n=-1, m_=2". Returns a new reference. */
+TG_API tg_status tg_tensor_eye(int64_t n, int64_t m, int dtype, tg_tensor **out);
+
+/* x.sort(dim, descending): *values the sorted tensor, *indices (default int) where each came from; equal values keep
+** their order. Built as tinygrad's bitonic network of movement ops. TG_ERR_OUT_OF_RANGE for dim. Returns two new
+** references (both or neither). */
+TG_API tg_status tg_tensor_sort(tg_tensor *x, int64_t dim, int descending, tg_tensor **values, tg_tensor **indices);
+
+/* x.topk(k, dim, largest) (sorted): the first k of x.sort(dim, descending=largest). TG_ERR_INVALID_ARGUMENT "selected
+** index k=5 is out of range". Returns two new references (both or neither). */
+TG_API tg_status tg_tensor_topk(tg_tensor *x, int64_t k, int64_t dim, int largest, tg_tensor **values, tg_tensor **indices);
 
 /* tensors[0].stack(*tensors[1:], dim=dim): n >= 1 tensors of one shape (TG_ERR_SHAPE naming them otherwise), borrowed,
 ** stacked along a new dim. Returns a new reference. */

@@ -18,7 +18,8 @@ _UNARY_OPS = {v: k for k, v in enum_names("tg_unary_op", "TG_UNARY_").items()}
 _ACT = {v: k for k, v in enum_names("tg_activation", "TG_ACT_").items()}      # {"NEG": 0, ...}
 _BINARY_OPS = {v: k for k, v in enum_names("tg_binary_op", "TG_BINARY_").items()}
 _REDUCE_OPS = {v: k for k, v in enum_names("tg_reduce_op", "TG_REDUCE_").items()}
-_HOST = {v: k for k, v in enum_names("tg_host_kind", "TG_HOST_").items()}                  # {"ARRAY": 0, "LIST": 1}
+_HOST = {v: k for k, v in enum_names("tg_host_kind", "TG_HOST_").items()}
+_SCATTER = {v.lower(): k for k, v in enum_names("tg_scatter_reduce", "TG_SCATTER_").items() if v != "NONE"}                  # {"ARRAY": 0, "LIST": 1}
 _UNARY_METHODS = {"neg": "NEG", "reciprocal": "RECIPROCAL", "sqrt": "SQRT", "rsqrt": "RSQRT", "exp2": "EXP2", "log2": "LOG2", "exp": "EXP",
                   "log": "LOG", "log10": "LOG10", "sin": "SIN", "cos": "COS", "tan": "TAN", "trunc": "TRUNC", "floor": "FLOOR", "ceil": "CEIL",
                   "round": "ROUND", "abs": "ABS", "sign": "SIGN", "relu": "RELU", "sigmoid": "SIGMOID", "tanh": "TANH", "silu": "SILU",
@@ -50,7 +51,11 @@ _EXC_BY_MESSAGE = (("cannot access tensor data during JIT capture", JitError), (
   ("unsupported size in bitcast", RuntimeError), ("both tensors need to be at least 1D", RuntimeError), ("cannot dot", RuntimeError),
   ("base needs to be float", RuntimeError), ("arange [", OverflowError), ("integer division or modulo by zero", ZeroDivisionError),
   ("float floor division by zero", ZeroDivisionError), ("kernel size cannot be greater", AssertionError), ("flip args must be axis ints", AssertionError),
-  ("Input Tensor shape", AssertionError), ("stride/dilation mismatch", AssertionError))
+  ("Input Tensor shape", AssertionError), ("stride/dilation mismatch", AssertionError),
+
+  ("expected index and self", RuntimeError), ("expected src and self", RuntimeError), ("self.ndim must equal", RuntimeError),
+  ("requires self.shape[d]", AssertionError), ("self.ndim, index.ndim and src.ndim", AssertionError), ("All dimensions of", AssertionError),
+  ("non-scalar src is not supported", TypeError), ("can't setitem on a tensor with other uses", RuntimeError), ("tuple index out of range", IndexError))
 _EXC_BY_STATUS = {"TG_ERR_SHAPE": ValueError, "TG_ERR_DTYPE": RuntimeError, "TG_ERR_INVALID_ARGUMENT": ValueError, "TG_ERR_OUT_OF_RANGE": IndexError}
 
 def _check(status: int) -> None:
@@ -286,14 +291,8 @@ class Tensor:
   def argmin(self, axis=None, keepdim=False) -> Tensor:
     return _call("tg_tensor_argmax", self._h, ffi.new("int64_t *", axis) if axis is not None else ffi.NULL, int(keepdim), 1)
   def _inverse(self) -> Tensor: return -self if self.is_floating_point() else ~self if dtypes.is_int(self.dtype) else self.logical_not()
-  def _one_hot_along_dim(self, num_classes: int, dim: int = -1) -> Tensor:
-    if not dtypes.is_int(self.dtype): raise RuntimeError(f"_one_hot_along_dim expects int index tensor, getting {self.dtype}")
-    offset = self.ndim - self._resolve_dim(dim) - 1
-    return self.eq(Tensor.arange(num_classes).reshape((num_classes,) + (1,) * offset))
-  def one_hot(self, num_classes: int) -> Tensor:
-    if not dtypes.is_int(self.dtype): raise RuntimeError(f"expect integer dtype, getting {self.dtype=}")
-    if num_classes < 0: raise ValueError(f"num_classes must be non-negative, got {num_classes}")
-    return self[..., None]._one_hot_along_dim(num_classes).where(1, 0)
+  def _one_hot_along_dim(self, num_classes: int, dim: int = -1) -> Tensor: return _call("tg_tensor_one_hot_along_dim", self._h, num_classes, dim)
+  def one_hot(self, num_classes: int) -> Tensor: return _call("tg_tensor_one_hot", self._h, num_classes)
   def _do_reduction(self, reduction: str = "mean") -> Tensor:
     if reduction not in ("none", "mean", "sum"): raise ValueError(f"{reduction=} must be one of ('none', 'mean', 'sum')")
     return self.mean() if reduction == "mean" else self.sum() if reduction == "sum" else self
@@ -585,15 +584,17 @@ class Tensor:
 
   # ---------------- indexing, stack, cat, split ----------------
 
-  def __getitem__(self, indices) -> Tensor:
-    """x[...] with int, slice, None and Ellipsis indices (views, no copy), as tinygrad indexes."""
-    if (isinstance(indices, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in indices)) or not isinstance(indices, (tuple, list)):
-      indices = [indices]
-    idx = ffi.new("tg_index[]", max(1, len(indices)))
+  def _indices(self, indices):
+    """tinygrad's index list as a tg_index array (and the tensors it points at): a list becomes an index tensor as
+    UOp._frompy makes it, its negative values wrapped against the dim it indexes."""
+    if (isinstance(indices, list) and all(isinstance(i, int) for i in indices)) or not isinstance(indices, (tuple, list)): indices = [indices]
+    shape, keep = self.shape, []
+    nreal = sum(1 for i in indices if i is not None and i is not Ellipsis)
+    idx, dim = ffi.new("tg_index[]", max(1, len(indices))), 0
     for k, i in enumerate(indices):
       e = idx[k]
       if i is None: e.kind = lib().TG_INDEX_NONE
-      elif i is Ellipsis: e.kind = lib().TG_INDEX_ELLIPSIS
+      elif i is Ellipsis: e.kind, dim = lib().TG_INDEX_ELLIPSIS, dim + max(0, len(shape) - nreal)
       elif isinstance(i, bool): raise IndexError(f"{type(i).__name__} indexing is not supported")
       elif isinstance(i, int): e.kind, e.start = lib().TG_INDEX_INT, i
       elif isinstance(i, slice):
@@ -602,9 +603,59 @@ class Tensor:
         e.kind = lib().TG_INDEX_SLICE
         for bit, v, f in ((1, i.start, "start"), (2, i.stop, "stop"), (4, i.step, "step")):
           if v is not None: e.has |= bit; setattr(e, f, v)
-      elif isinstance(i, (Tensor, list, tuple)): e.kind = lib().TG_INDEX_TENSOR; e.tensor = i._h if isinstance(i, Tensor) else ffi.NULL
+      elif isinstance(i, Tensor): e.kind, e.tensor = lib().TG_INDEX_TENSOR, i._h
+      elif isinstance(i, (list, tuple)):
+        if nreal > len(shape): e.kind = lib().TG_INDEX_INT  # a stand-in: libtgc raises "too many indices" first, as tinygrad does
+        else:
+          e.kind, e.has = lib().TG_INDEX_TENSOR, 8  # TG_INDEX_WRAPPED
+          flat, size = _fully_flatten(i), shape[dim]
+          if not flat or not all(isinstance(v, int) for v in flat) or all(isinstance(v, bool) for v in flat):
+            raise IndexError(f"index={i!r} contains non-int element")
+          keep.append(t := Tensor([v + size if v < 0 else v for v in flat], device=self.device, dtype=dtypes.default_int).reshape(_get_shape(i)))
+          e.tensor = t._h
       else: raise IndexError(f"{type(i).__name__} indexing is not supported")
-    return _call("tg_tensor_getitem", self._h, idx, len(indices))
+      if i is not None and i is not Ellipsis: dim += 1
+    return idx, len(indices), keep
+  def __getitem__(self, indices) -> Tensor:
+    """x[...] as tinygrad indexes: int, slice, None, Ellipsis (views), tensors and lists of ints (advanced indexing)."""
+    idx, n, _keep = self._indices(indices)
+    return _call("tg_tensor_getitem", self._h, idx, n)
+  def __setitem__(self, indices, v) -> None:
+    """self[indices] = v with tinygrad's semantics (a functional replace, or an assign into self's buffer)."""
+    if self.dtype in dtypes.weaks: raise RuntimeError("cannot setitem into a weak tensor; it has no storage")
+    if not isinstance(v, Tensor): v = Tensor(v, device=self.device, dtype=self.dtype)
+    idx, n, _keep = self._indices(indices)
+    _check(lib().tg_tensor_setitem(self._h, idx, n, v._h))
+  def __delitem__(self, indices) -> None: raise TypeError("Tensor does not support deleting items")
+  def gather(self, dim: int, index: Tensor) -> Tensor: return _call("tg_tensor_gather", self._h, dim, index._h)
+  def scatter(self, dim: int, index: Tensor, src, reduce: str | None = None) -> Tensor:
+    if reduce not in {None, "add", "multiply"}: raise TypeError(f"{reduce=} must be one of None, 'multiply', or 'add'")
+    return _call("tg_tensor_scatter", self._h, dim, index._h, self._ufix(src)._h, {None: 0, "add": 1, "multiply": 2}[reduce])
+  def scatter_reduce(self, dim: int, index: Tensor, src: Tensor, reduce: str, include_self: bool = True) -> Tensor:
+    if reduce not in _SCATTER: raise RuntimeError(f"{reduce=} must be one of 'sum', 'prod', 'mean', 'amax', 'amin'")
+    return _call("tg_tensor_scatter_reduce", self._h, dim, index._h, src._h, _SCATTER[reduce], int(bool(include_self)))
+  def masked_fill(self, mask: Tensor, value) -> Tensor: return _call("tg_tensor_masked_fill", self._h, mask._h, self._ufix(value)._h)
+  def _cumalu(self, op: str, axis: int, indices: bool = False):
+    out, idx = ffi.new("tg_tensor **"), ffi.new("tg_tensor **") if indices else ffi.NULL
+    _check(lib().tg_tensor_cumalu(_REDUCE_OPS[op], self._h, axis, out, idx))
+    return (Tensor._wrap(out[0]), Tensor._wrap(idx[0])) if indices else Tensor._wrap(out[0])
+  def cumsum(self, axis: int = 0) -> Tensor: return self._cumalu("SUM", axis)
+  def cumprod(self, axis: int) -> Tensor: return self._cumalu("PROD", axis)
+  def cummax(self, axis: int = 0) -> tuple[Tensor, Tensor]: return self._cumalu("MAX", axis, True)
+  def cummin(self, axis: int = 0) -> tuple[Tensor, Tensor]: return self._cumalu("MIN", axis, True)
+  def triu(self, diagonal: int = 0) -> Tensor: return _call("tg_tensor_triu", self._h, diagonal, 0)
+  def tril(self, diagonal: int = 0) -> Tensor: return _call("tg_tensor_triu", self._h, diagonal, 1)
+  @staticmethod
+  def eye(n: int, m: int | None = None, dtype: DTypeLike | None = None) -> Tensor: return _call("tg_tensor_eye", n, n if m is None else m, _dt(dtype))
+  def _pair(self, fn: str, *args) -> tuple[Tensor, Tensor]:
+    v, i = ffi.new("tg_tensor **"), ffi.new("tg_tensor **")
+    _check(getattr(lib(), fn)(self._h, *args, v, i))
+    return Tensor._wrap(v[0]), Tensor._wrap(i[0])
+  def sort(self, dim: int = -1, descending: bool = False) -> tuple[Tensor, Tensor]: return self._pair("tg_tensor_sort", dim, int(bool(descending)))
+  def argsort(self, dim: int = -1, descending: bool = False) -> Tensor: return self.sort(dim, descending)[1]
+  def topk(self, k: int, dim: int = -1, largest: bool = True, sorted_: bool = True) -> tuple[Tensor, Tensor]:
+    if not sorted_: raise NotImplementedError("topk with sorted_=False is not supported")
+    return self._pair("tg_tensor_topk", k, dim, int(bool(largest)))
   def stack(self, *args: Tensor, dim: int = 0) -> Tensor:
     ts = _argfix(self, *args)
     return _call("tg_tensor_stack", ffi.new("tg_tensor *[]", [t._h for t in ts]), len(ts), dim)

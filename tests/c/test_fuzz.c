@@ -116,7 +116,7 @@ static unsigned char host[1 << 16];
 
 static void one_step(void) {
   tg_tensor *out = NULL, *x = pick();
-  int what = (int)(rnd() % 26);
+  int what = (int)(rnd() % 33);
   if (trace) fprintf(stderr, "seed %llu step %llu: case %d\n", (unsigned long long)seed, (unsigned long long)step, what);
   switch (what) {
   case 0: { /* from_host: the byte count sometimes wrong */
@@ -256,6 +256,55 @@ static void one_step(void) {
     if (chance(20)) nbytes += (size_t)rint_in(1, 8);
     if (nbytes > sizeof host) break;
     check_status(tg_tensor_data(x, chance(97) ? host : NULL, nbytes), NULL);
+    break;
+  }
+  case 25: { /* indexing with ints, slices, None, Ellipsis and tensors */
+    step_name = "getitem/setitem";
+    tg_index ix[4];
+    size_t n = (size_t)rint_in(0, 4);
+    for (size_t i = 0; i < n; i++) {
+      ix[i] = (tg_index){.kind = chance(95) ? (tg_index_kind)rint_in(0, 4) : (tg_index_kind)rint_in(5, 9), .has = (uint32_t)rint_in(0, 15),
+                         .start = axis(), .stop = axis(), .step = chance(90) ? rint_in(-3, 3) : axis()};
+      ix[i].tensor = ix[i].kind == TG_INDEX_TENSOR && chance(95) ? pick() : NULL;
+    }
+    if (chance(70)) check_status(tg_tensor_getitem(x, chance(97) ? ix : NULL, n, &out), &out);
+    else check_status(tg_tensor_setitem(x, chance(97) ? ix : NULL, n, pick()), NULL);
+    break;
+  }
+  case 26: step_name = "gather"; check_status(tg_tensor_gather(x, axis(), pick(), &out), &out); break;
+  case 27:
+    step_name = "scatter";
+    if (chance(50)) check_status(tg_tensor_scatter(x, axis(), pick(), pick(), (tg_scatter_reduce)opcode(3), &out), &out);
+    else check_status(tg_tensor_scatter_reduce(x, axis(), pick(), pick(), (tg_scatter_reduce)opcode(6), (int)rint_in(0, 1), &out), &out);
+    break;
+  case 28:
+    step_name = "one_hot/masked_fill";
+    if (chance(40)) check_status(tg_tensor_one_hot(x, chance(90) ? rint_in(-1, 6) : axis(), &out), &out);
+    else if (chance(50)) check_status(tg_tensor_one_hot_along_dim(x, rint_in(0, 6), axis(), &out), &out);
+    else check_status(tg_tensor_masked_fill(x, pick(), pick(), &out), &out);
+    break;
+  case 29: {
+    step_name = "cumalu";
+    tg_tensor *idx = NULL;
+    tg_status st = tg_tensor_cumalu((tg_reduce_op)opcode(7), x, axis(), &out, chance(50) ? &idx : NULL);
+    check_status(st, &out);
+    if (idx) check_status(st, &idx);
+    break;
+  }
+  case 30:
+    step_name = "triu/eye";
+    if (chance(70)) check_status(tg_tensor_triu(x, rint_in(-3, 3), (int)rint_in(0, 1), &out), &out);
+    else check_status(tg_tensor_eye(rint_in(-1, 5), chance(90) ? rint_in(0, 5) : axis(), chance(80) ? TG_DTYPE_NONE : dtype(), &out), &out);
+    break;
+  case 31: { /* sort / topk (only small dims: the network is log^2 of the length deep) */
+    step_name = "sort/topk";
+    int ok = 0;
+    if (x && (numel_of(x, &ok) > 4096 || !ok)) break;
+    tg_tensor *idx = NULL;
+    tg_status st = chance(50) ? tg_tensor_sort(x, axis(), (int)rint_in(0, 1), &out, &idx)
+                              : tg_tensor_topk(x, rint_in(-1, 6), axis(), (int)rint_in(0, 1), &out, &idx);
+    check_status(st, &out);
+    check_status(st, &idx);
     break;
   }
   case 24: /* retain + release keeps the tensor alive */

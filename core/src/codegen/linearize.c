@@ -267,14 +267,16 @@ tg_uop **tg_codegen_linearize(tg_uop *sink, size_t *nout) {
   for (size_t i = 0; i < n && !err; i++) {
     tg_uop *u = lst[i];
     if (u->op == TG_OP_IF || u->op == TG_OP_ENDIF) { tg_err(TG_ERR_INTERNAL, "if not allowed in graph"); err = 1; break; }
-    tg_uop *s[16], *nu;
+    tg_uop *s16[16], **s = u->nsrc <= 16 ? s16 : malloc(u->nsrc * sizeof *s), *nu; /* a SINK or GROUP may have many */
+    if (!s) { tg_err(TG_ERR_OUT_OF_MEMORY, "linearize: out of memory"); err = 1; break; }
     int changed = 0;
-    for (size_t k = 0; k < u->nsrc && k < 16; k++) {
+    for (size_t k = 0; k < u->nsrc; k++) {
       uint64_t *r = tg_ptrset_get(&rep, u->src[k]);
       s[k] = r ? (tg_uop *)(uintptr_t)*r : u->src[k];
       changed |= s[k] != u->src[k];
     }
     nu = changed ? cg_with_src(u, s, u->nsrc) : tg_uop_retain(u);
+    if (s != s16) free(s);
     if (!nu) { err = 1; break; }
     tg_uop *idx = nu->nsrc == 3 ? nu->src[0] : NULL;
     if (idx && idx->op == TG_OP_CAST) idx = idx->src[0];

@@ -335,6 +335,13 @@ void tg_realize_sweep(void) {
   pthread_mutex_unlock(&table_mu);
 }
 
+int tg_realize_is_allocated(tg_uop *buffer) {
+  pthread_mutex_lock(&table_mu);
+  int r = table_get(buffer) != NULL;
+  pthread_mutex_unlock(&table_mu);
+  return r;
+}
+
 TG_API tg_status tg_debug_live_uops(size_t *out_count) {
   if (!out_count) return tg_err(TG_ERR_NULL_POINTER, "tg_debug_live_uops: out_count is NULL");
   *out_count = tg_uop_live_count();

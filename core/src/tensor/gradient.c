@@ -12,7 +12,7 @@
 #include "dtype.h"
 #include "tensor/tensor.h"
 
-#define MAXSRC 8 /* the most sources an op with a gradient rule has (PAD/SHRINK: 3) */
+#define MAXSRC 4096 /* the most sources an op with a gradient rule has (STACK: as many as tgt_stack takes) */
 
 typedef struct gctx {
   tgt_scope *S;
@@ -152,6 +152,9 @@ static int op_grad(gctx *g, tg_tv ctx, tg_uop *ret, tg_tv *out) {
     out[0] = tgt_reshape(S, ctx, sh.d, sh.n);
     return 0;
   case TG_OP_EXPAND: out[0] = ctx; return 0;
+  case TG_OP_STACK: /* ctx[i] for each source */
+    for (uint32_t i = 0; i < ret->nsrc; i++) out[i] = tgt_getitem(S, ctx, &(tgt_index){.kind = TG_INDEX_INT, .start = i}, 1, TGT_NONE);
+    return 0;
   case TG_OP_PAD: case TG_OP_SHRINK:
     if (ret->nsrc < 3 || tgt_shape_of(S, s0, &sh) || (n = stack_ints(ret->src[1], a)) < 0 || stack_ints(ret->src[2], b) != n || (uint32_t)n != sh.n) return 1;
     for (int i = 0; i < n; i++) {
@@ -180,12 +183,6 @@ static int op_grad(gctx *g, tg_tv ctx, tg_uop *ret, tg_tv *out) {
     return 1;
   case TG_OP_STORE: if (ret->nsrc == 2) return out[1] = ctx, 0; return 1;
   case TG_OP_BITCAST: return 0;
-  case TG_OP_STACK: /* ctx[i] for each source */
-    for (uint32_t i = 0; i < ret->nsrc; i++) {
-      tg_index ix = {.kind = TG_INDEX_INT, .start = i};
-      out[i] = tgt_getitem(S, ctx, &ix, 1);
-    }
-    return 0;
   default: return 1;
   }
 }

@@ -230,9 +230,9 @@ tg_status tgt_tensor_get(const tg_tensor *t, const char *what, tg_tv *out) {
   return TG_OK;
 }
 
-/* Ends the scope; on success wraps r (retained) in a new handle after checking its shape (tinygrad raises shape errors
-** when the shape is first asked for; we ask at once). */
-static tg_status finish(tgt_scope *S, tg_tv r, tg_tensor **out) {
+/* Wraps r (retained) in a new handle after checking its shape (tinygrad raises shape errors when the shape is first
+** asked for; we ask at once). The scope stays open. */
+static tg_status wrap(tgt_scope *S, tg_tv r, tg_tensor **out) {
   tgt_shape sh;
   if (r.u) tgt_shape_of(S, r, &sh);
   tg_status st = S->st;
@@ -245,6 +245,20 @@ static tg_status finish(tgt_scope *S, tg_tv r, tg_tensor **out) {
     if (h) *out = h;
     else tg_uop_release(o->uop), free(o), st = tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory allocating a tensor handle");
   }
+  return st;
+}
+
+/* Ends the scope; on success wraps r in a new handle. */
+static tg_status finish(tgt_scope *S, tg_tv r, tg_tensor **out) {
+  tg_status st = wrap(S, r, out);
+  tgt_scope_end(S);
+  return st;
+}
+
+/* finish for two results (values and indices): both handles or neither. */
+static tg_status finish2(tgt_scope *S, tg_tv a, tg_tv b, tg_tensor **oa, tg_tensor **ob) {
+  tg_status st = wrap(S, a, oa);
+  if (!st && (st = wrap(S, b, ob))) tg_tensor_release(*oa), *oa = NULL;
   tgt_scope_end(S);
   return st;
 }
@@ -613,12 +627,133 @@ TG_API tg_status tg_tensor_cat(tg_tensor *const *tensors, size_t n, int64_t dim,
   return finish(&S, tgt_cat(&S, v, n, dim), out);
 }
 
+/* The tg_index array as tgt_index values (tensor handles resolved). */
+static tg_status get_indices(const tg_index *idx, size_t n, const char *fn, tgt_index *out) {
+  if (n && !idx) return tg_err(TG_ERR_NULL_POINTER, "%s: idx is NULL with n=%zu", fn, n);
+  if (n > TGT_MAXD) return tg_err(TG_ERR_UNSUPPORTED, "indexing: %zu indices (at most %d)", n, TGT_MAXD);
+  for (size_t i = 0; i < n; i++) {
+    out[i] = (tgt_index){idx[i].kind, idx[i].has, idx[i].start, idx[i].stop, idx[i].step, TGT_NONE};
+    if (idx[i].kind != TG_INDEX_TENSOR) continue;
+    if (!idx[i].tensor) return tg_err(TG_ERR_NULL_POINTER, "%s: idx[%zu] is TG_INDEX_TENSOR with a NULL tensor", fn, i);
+    char what[48];
+    snprintf(what, sizeof what, "idx[%zu].tensor", i);
+    tg_status st = tgt_tensor_get(idx[i].tensor, what, &out[i].t);
+    if (st) return st;
+  }
+  return TG_OK;
+}
+
 TG_API tg_status tg_tensor_getitem(tg_tensor *x, const tg_index *idx, size_t n, tg_tensor **out) {
   NEED_OUT("tg_tensor_getitem");
   GET(x, "x", a);
-  if (n && !idx) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_getitem: idx is NULL with n=%zu", n);
+  tgt_index ix[TGT_MAXD];
+  CHECK(get_indices(idx, n, "tg_tensor_getitem", ix));
   tgt_scope S = {0};
-  return finish(&S, tgt_getitem(&S, a, idx, n), out);
+  return finish(&S, tgt_getitem(&S, a, ix, n, TGT_NONE), out);
+}
+
+/* ---------------- gather, scatter, one_hot, masked_fill ---------------- */
+
+TG_API tg_status tg_tensor_gather(tg_tensor *x, int64_t dim, tg_tensor *index, tg_tensor **out) {
+  NEED_OUT("tg_tensor_gather");
+  GET(x, "x", a);
+  GET(index, "index", i);
+  tgt_scope S = {0};
+  return finish(&S, tgt_gather(&S, a, dim, i), out);
+}
+
+TG_API tg_status tg_tensor_scatter(tg_tensor *x, int64_t dim, tg_tensor *index, tg_tensor *src, tg_scatter_reduce reduce,
+                                   tg_tensor **out) {
+  NEED_OUT("tg_tensor_scatter");
+  GET(x, "x", a);
+  GET(index, "index", i);
+  GET(src, "src", b);
+  tgt_scope S = {0};
+  return finish(&S, tgt_scatter(&S, a, dim, i, b, (int)reduce), out);
+}
+
+TG_API tg_status tg_tensor_scatter_reduce(tg_tensor *x, int64_t dim, tg_tensor *index, tg_tensor *src, tg_scatter_reduce reduce,
+                                          int include_self, tg_tensor **out) {
+  NEED_OUT("tg_tensor_scatter_reduce");
+  GET(x, "x", a);
+  GET(index, "index", i);
+  GET(src, "src", b);
+  if (reduce == TG_SCATTER_NONE || (unsigned)reduce > TG_SCATTER_AMIN)
+    return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_scatter_reduce: reduce=%d must be one of 'sum', 'prod', 'mean', 'amax', 'amin'", (int)reduce);
+  tgt_scope S = {0};
+  return finish(&S, tgt_scatter_reduce(&S, a, dim, i, b, (int)reduce, include_self), out);
+}
+
+TG_API tg_status tg_tensor_one_hot(tg_tensor *x, int64_t num_classes, tg_tensor **out) {
+  NEED_OUT("tg_tensor_one_hot");
+  GET(x, "x", a);
+  tgt_scope S = {0};
+  return finish(&S, tgt_one_hot(&S, a, num_classes), out);
+}
+
+TG_API tg_status tg_tensor_one_hot_along_dim(tg_tensor *x, int64_t num_classes, int64_t dim, tg_tensor **out) {
+  NEED_OUT("tg_tensor_one_hot_along_dim");
+  GET(x, "x", a);
+  tgt_scope S = {0};
+  return finish(&S, tgt_one_hot_along_dim(&S, a, num_classes, dim), out);
+}
+
+TG_API tg_status tg_tensor_masked_fill(tg_tensor *x, tg_tensor *mask, tg_tensor *value, tg_tensor **out) {
+  NEED_OUT("tg_tensor_masked_fill");
+  GET(x, "x", a);
+  GET(mask, "mask", m);
+  GET(value, "value", v);
+  tgt_scope S = {0};
+  return finish(&S, tgt_masked_fill(&S, a, m, v), out);
+}
+
+/* ---------------- cumulative, triangles, sort ---------------- */
+
+TG_API tg_status tg_tensor_cumalu(tg_reduce_op op, tg_tensor *x, int64_t axis, tg_tensor **out, tg_tensor **indices) {
+  NEED_OUT("tg_tensor_cumalu");
+  GET(x, "x", a);
+  int with_idx = op == TG_REDUCE_MAX || op == TG_REDUCE_MIN;
+  if (op != TG_REDUCE_SUM && op != TG_REDUCE_PROD && !with_idx)
+    return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_cumalu: op %d is not SUM, PROD, MAX or MIN", (int)op);
+  if (indices && !with_idx) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_cumalu: indices are only given for MAX and MIN");
+  tgt_scope S = {0};
+  if (!with_idx) return finish(&S, tgt_split_cumalu(&S, a, axis, op == TG_REDUCE_SUM ? TG_OP_ADD : TG_OP_MUL), out);
+  int inv = op == TG_REDUCE_MIN, isf = tg_dt_is_float((tg_dtype)a.u->dtype); /* cummin: _inverse().cummax, _inverse() */
+  if (inv) a = tgt_unary(&S, isf ? TG_UNARY_NEG : TG_UNARY_BITWISE_NOT, a);
+  tg_tv idx, v = tgt_cummax(&S, a, axis, &idx);
+  if (inv) v = tgt_unary(&S, isf ? TG_UNARY_NEG : TG_UNARY_BITWISE_NOT, v);
+  if (indices) return finish2(&S, v, idx, out, indices);
+  return finish(&S, v, out);
+}
+
+TG_API tg_status tg_tensor_triu(tg_tensor *x, int64_t diagonal, int lower, tg_tensor **out) {
+  NEED_OUT("tg_tensor_triu");
+  GET(x, "x", a);
+  tgt_scope S = {0};
+  return finish(&S, tgt_triu(&S, a, diagonal, lower), out);
+}
+
+TG_API tg_status tg_tensor_eye(int64_t n, int64_t m, int dtype, tg_tensor **out) {
+  NEED_OUT("tg_tensor_eye");
+  CHECK(check_dtype(dtype, 1, "tg_tensor_eye"));
+  tgt_scope S = {0};
+  return finish(&S, tgt_eye(&S, n, m, dtype == TG_DTYPE_NONE ? TG_DT_AUTO : dtype), out);
+}
+
+TG_API tg_status tg_tensor_sort(tg_tensor *x, int64_t dim, int descending, tg_tensor **values, tg_tensor **indices) {
+  if (!values || !indices) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_sort: values or indices is NULL");
+  GET(x, "x", a);
+  tgt_scope S = {0};
+  tg_tv idx, v = tgt_sort(&S, a, dim, descending, &idx);
+  return finish2(&S, v, idx, values, indices);
+}
+
+TG_API tg_status tg_tensor_topk(tg_tensor *x, int64_t k, int64_t dim, int largest, tg_tensor **values, tg_tensor **indices) {
+  if (!values || !indices) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_topk: values or indices is NULL");
+  GET(x, "x", a);
+  tgt_scope S = {0};
+  tg_tv idx, v = tgt_topk(&S, a, k, dim, largest, &idx);
+  return finish2(&S, v, idx, values, indices);
 }
 
 /* ---------------- convolutions and pools ---------------- */
@@ -841,21 +976,18 @@ static tg_tv clone_value(tgt_scope *S, tg_tv x, const char *device) {
   return tgt_mk(S, TG_OP_AFTER, TG_DT_AUTO, pair, 2, tg_arg_none(), NULL);
 }
 
-/* Tensor.assign: self.uop becomes AFTER(self, STORE(self, x)) (x broadcast to self's shape, same dtype and device);
-** when self is a view of a buffer (a shrink, permute... of it), every tensor reading that buffer reads it after the
-** store instead, as tinygrad's "Embed View Assign". */
-TG_API tg_status tg_tensor_assign(tg_tensor *self, tg_tensor *x) {
-  GET(self, "self", a);
-  GET(x, "x", b);
-  void *obj;
-  CHECK(tg_handle_get(self, TG_H_TENSOR, "tensor", &obj));
-  tensor_obj *so = obj;
+/* Tensor.assign of x (value b) into the tensor self (value a; self NULL: a temporary view tensor nobody keeps):
+** self.uop becomes AFTER(self, STORE(self, x)) (x broadcast to self's shape, same dtype and device); when self is a view
+** of a buffer (a shrink, permute... of it), every tensor reading that buffer reads it after the store instead, as
+** tinygrad's "Embed View Assign". */
+static tg_status assign_tv(tg_tensor *self, tg_tv a, tg_tv b) {
   tgt_scope S = {0};
   if (tg_dt_is_weak((tg_dtype)a.u->dtype)) {
     a = clone_value(&S, a, a.dev);
     if (S.st) return tgt_scope_end(&S), S.st;
-    so->dev = a.dev;
-    tg_status st = tgt_tensor_set_uop(self, a.u);
+    void *obj;
+    tg_status st = self ? tg_handle_get(self, TG_H_TENSOR, "tensor", &obj) : TG_OK;
+    if (!st && self) ((tensor_obj *)obj)->dev = a.dev, st = tgt_tensor_set_uop(self, a.u);
     if (st) return tgt_scope_end(&S), st;
   }
   if (a.u == b.u) return tgt_scope_end(&S), TG_OK; /* a self assign is a no-op */
@@ -880,13 +1012,126 @@ TG_API tg_status tg_tensor_assign(tg_tensor *self, tg_tensor *x) {
   while (!has_buffer_identity(ib, 0) && ib->nsrc &&
          (tg_opset_has(TG_GROUP_MOVEMENT, (tg_op)ib->op) || ib->op == TG_OP_BITCAST || ib->op == TG_OP_DETACH))
     ib = ib->src[0];
-  tg_status st;
+  tg_status st = TG_OK;
   if (ib != a.u && has_buffer_identity(ib, 1)) {
     tg_tv ibv = {ib, a.dev}, p2[2] = {ibv, asg};
     tg_tv emb = tgt_mk(&S, TG_OP_AFTER, TG_DT_AUTO, p2, 2, tg_arg_none(), NULL);
     st = S.st ? S.st : tgt_apply_map(&ib, &emb.u, 1);
-  } else {
+  } else if (self) {
     st = tgt_tensor_set_uop(self, asg.u);
+  }
+  tgt_scope_end(&S);
+  return st;
+}
+
+TG_API tg_status tg_tensor_assign(tg_tensor *self, tg_tensor *x) {
+  GET(self, "self", a);
+  GET(x, "x", b);
+  return assign_tv(self, a, b);
+}
+
+/* ---------------- setitem ---------------- */
+
+/* UOp.base: through movement ops and DETACH. */
+static tg_uop *uop_base(tg_uop *u) {
+  while (u->nsrc && (tg_opset_has(TG_GROUP_MOVEMENT, (tg_op)u->op) || u->op == TG_OP_DETACH)) u = u->src[0];
+  return u;
+}
+
+/* UOp.is_realized of a base: a BUFFER with memory (device memory, or the host bytes tinygrad fake-realizes). */
+static int base_realized(tg_uop *base) {
+  if (base->op != TG_OP_BUFFER) return 0;
+  size_t nb;
+  return tg_realize_is_allocated(base) || tg_tensor_host_data(base, &nb) != NULL;
+}
+
+static int in_graph(tg_uop *root, tg_uop *u, int *oom) {
+  size_t n = 0;
+  tg_uop **topo = tg_uop_toposort(root, &n);
+  if (!topo) return *oom = 1, 0;
+  int hit = 0;
+  for (size_t i = 0; i < n && !hit; i++) hit = topo[i] == u;
+  free(topo);
+  return hit;
+}
+
+typedef struct uses_ctx {
+  void *self_obj;
+  tg_uop *self_u, *v_u, *shared;
+  int found, oom;
+} uses_ctx;
+
+static void other_use(void *obj, void *user) {
+  uses_ctx *c = user;
+  tensor_obj *o = obj;
+  if (c->found || obj == c->self_obj || o->uop == c->v_u) return;
+  if (in_graph(c->v_u, o->uop, &c->oom)) return; /* the right-hand side's own graph (x[i] += 1) */
+  if (in_graph(o->uop, c->self_u, &c->oom) && uop_base(o->uop) != c->shared) c->found = 1;
+}
+
+/* tinygrad's Tensor.__setitem__: self[idx] = v, as a functional replace (unrealized float tensors, or basic indexing
+** of a tensor with no buffer), an assign of the whole new value (advanced indexing) or an assign into the view. */
+TG_API tg_status tg_tensor_setitem(tg_tensor *self, const tg_index *idx, size_t n, tg_tensor *v) {
+  GET(self, "self", a);
+  GET(v, "v", b);
+  tgt_index ix[TGT_MAXD];
+  CHECK(get_indices(idx, n, "tg_tensor_setitem", ix));
+  if (tg_dt_is_weak((tg_dtype)a.u->dtype)) return tg_err(TG_ERR_DTYPE, "cannot setitem into a weak tensor; it has no storage");
+  tgt_scope S = {0};
+  if (tg_dt_is_weak((tg_dtype)b.u->dtype)) b = tgt_cast(&S, b, tg_dt_least_upper2((tg_dtype)a.u->dtype, (tg_dtype)b.u->dtype));
+  if (S.st) return tgt_scope_end(&S), S.st;
+  if (b.u->dtype != a.u->dtype) {
+    tg_status st = tg_err(TG_ERR_DTYPE, "setitem dtype mismatch: self.dtype=dtypes.%s != v.dtype=dtypes.%s", tg_dtype_repr_name(a.u->dtype),
+                          tg_dtype_repr_name(b.u->dtype));
+    return tgt_scope_end(&S), st;
+  }
+  tg_uop *base = uop_base(a.u);
+  int realized_base = base_realized(base);
+  { /* tinygrad refuses a mutation that would diverge from eager: a graph with a buffer that another tensor reads */
+    size_t nt = 0;
+    tg_uop **topo = tg_uop_toposort(a.u, &nt);
+    if (!topo) return tgt_scope_end(&S), tg_err(TG_ERR_OUT_OF_MEMORY, "setitem: out of memory");
+    int any_buf = 0;
+    for (size_t i = 0; i < nt && !any_buf; i++) any_buf = topo[i]->op == TG_OP_BUFFER;
+    free(topo);
+    if (any_buf) {
+      void *obj;
+      tg_handle_get(self, TG_H_TENSOR, "tensor", &obj);
+      uses_ctx c = {obj, a.u, b.u, realized_base ? base : NULL, 0, 0};
+      tg_handle_foreach(TG_H_TENSOR, other_use, &c);
+      if (c.oom) return tgt_scope_end(&S), tg_err(TG_ERR_OUT_OF_MEMORY, "setitem: out of memory");
+      if (c.found) return tgt_scope_end(&S), tg_err(TG_ERR_INVALID_ARGUMENT, "can't setitem on a tensor with other uses");
+    }
+  }
+  int advanced = 0;
+  for (size_t i = 0; i < n; i++) advanced |= ix[i].kind == TG_INDEX_TENSOR;
+  tg_uop *ab = base;
+  while (ab->op == TG_OP_AFTER && ab->nsrc) ab = uop_base(ab->src[0]); /* _base_buffer_is_realized */
+  int realized = base->op == TG_OP_BUFFER || base_realized(ab);
+  tg_status st;
+  if ((!realized_base && tg_dt_is_float((tg_dtype)a.u->dtype)) || !(advanced || realized)) {
+    /* x += 1 builds AFTER(view, STORE(view, computed)): take the computed value */
+    if (b.u->op == TG_OP_AFTER)
+      for (size_t i = 1; i < b.u->nsrc; i++)
+        if (b.u->src[i]->op == TG_OP_STORE) {
+          b = (tg_tv){b.u->src[1]->src[1], b.dev};
+          break;
+        }
+    tg_tv r = tgt_getitem(&S, a, ix, n, b);
+    st = S.st ? S.st : tgt_tensor_set_uop(self, r.u);
+  } else if (advanced) {
+    tg_tv r = tgt_getitem(&S, a, ix, n, b);
+    st = S.st ? S.st : assign_tv(self, a, r);
+  } else {
+    tg_tv view = tgt_getitem(&S, a, ix, n, TGT_NONE);
+    st = S.st;
+    if (!st) {
+      tg_uop *vb = uop_base(view.u);
+      int skip = 0;
+      if (b.u->op == TG_OP_AFTER)
+        for (size_t i = 0; i < vb->nsrc; i++) skip |= vb->src[i] == b.u;
+      if (!skip) st = assign_tv(view.u == a.u ? self : NULL, view, b);
+    }
   }
   tgt_scope_end(&S);
   return st;

@@ -100,6 +100,8 @@ tg_status tgt_tensor_get(const tg_tensor *t, const char *what, tg_tv *out);
 tg_status tgt_apply_map(tg_uop *const *from, tg_uop *const *to, size_t n);
 /* engine/realize.c: frees the device memory of BUFFERs nobody holds any more (run when a tensor dies). */
 void tg_realize_sweep(void);
+/* engine/realize.c: whether a BUFFER UOp has device memory (tinygrad's Buffer.is_allocated). Thread-safe. */
+int tg_realize_is_allocated(tg_uop *buffer);
 /* Points t at u (retained). */
 tg_status tgt_tensor_set_uop(tg_tensor *t, tg_uop *u);
 
@@ -186,11 +188,42 @@ tg_tv tgt_conv_transpose2d(tgt_scope *S, tg_tv x, tg_tv w, tg_tv bias, const tg_
 tg_tv tgt_avg_pool2d(tgt_scope *S, tg_tv x, const int64_t *k, size_t n, const tg_conv_params *params);
 tg_tv tgt_max_pool2d(tgt_scope *S, tg_tv x, const int64_t *k, size_t n, const tg_conv_params *params, tg_tv *indices);
 
-/* ---------------- stack, cat, indexing (combine.c) ---------------- */
+/* ---------------- stack, cat (combine.c) ---------------- */
 
 tg_tv tgt_stack(tgt_scope *S, const tg_tv *ts, size_t n, int64_t dim);
 tg_tv tgt_cat(tgt_scope *S, const tg_tv *ts, size_t n, int64_t dim);
-tg_tv tgt_getitem(tgt_scope *S, tg_tv x, const tg_index *idx, size_t n); /* int, slice, None, Ellipsis */
+
+/* ---------------- indexing (indexing.c: OpMixin._getitem, gather, scatter, one_hot) ---------------- */
+
+/* One index of _getitem: a tg_index whose tensor (TG_INDEX_TENSOR) is a value of the scope. */
+typedef struct tgt_index {
+  tg_index_kind kind;
+  uint32_t has;
+  int64_t start, stop, step;
+  tg_tv t;
+} tgt_index;
+/* OpMixin._getitem(indices, v): x[idx] (v TGT_NONE), or x's whole new value after x[idx] = v (where(mask, vb, x)). */
+tg_tv tgt_getitem(tgt_scope *S, tg_tv x, const tgt_index *idx, size_t n, tg_tv v);
+tg_tv tgt_unsqueeze(tgt_scope *S, tg_tv x, int64_t dim);
+tg_tv tgt_squeeze(tgt_scope *S, tg_tv x, int64_t dim);
+tg_tv tgt_split_at(tgt_scope *S, tg_tv x, int64_t dim, int64_t start, int64_t len); /* one chunk of x.split(len, dim) */
+tg_tv tgt_one_hot_along_dim(tgt_scope *S, tg_tv x, int64_t num_classes, int64_t dim);
+tg_tv tgt_one_hot(tgt_scope *S, tg_tv x, int64_t num_classes);
+tg_tv tgt_gather(tgt_scope *S, tg_tv x, int64_t dim, tg_tv index);
+tg_tv tgt_scatter(tgt_scope *S, tg_tv x, int64_t dim, tg_tv index, tg_tv src, int reduce); /* TG_SCATTER_NONE/SUM/PROD */
+tg_tv tgt_scatter_reduce(tgt_scope *S, tg_tv x, int64_t dim, tg_tv index, tg_tv src, int op, int include_self);
+tg_tv tgt_masked_merge(tgt_scope *S, tg_tv self, tg_tv values, tg_tv mask, const int64_t *axes, size_t na);
+tg_tv tgt_masked_fill(tgt_scope *S, tg_tv x, tg_tv mask, tg_tv value);
+tgt_py tgt_dtype_bound(int dtype, int is_max); /* DType.min / DType.max as a Python value */
+
+/* ---------------- cumulative, triangles, sort (sort.c: mixin/op.py) ---------------- */
+
+tg_tv tgt_split_cumalu(tgt_scope *S, tg_tv x, int64_t axis, tg_op op); /* cumsum (ADD), cumprod (MUL), cummax values (MAX) */
+tg_tv tgt_cummax(tgt_scope *S, tg_tv x, int64_t axis, tg_tv *idx);
+tg_tv tgt_triu(tgt_scope *S, tg_tv x, int64_t diagonal, int lower); /* lower: tril */
+tg_tv tgt_eye(tgt_scope *S, int64_t n, int64_t m, int dtype);      /* dtype TG_DT_AUTO: default float */
+tg_tv tgt_sort(tgt_scope *S, tg_tv x, int64_t dim, int descending, tg_tv *idx);
+tg_tv tgt_topk(tgt_scope *S, tg_tv x, int64_t k, int64_t dim, int largest, tg_tv *idx);
 
 /* ---------------- nn compositions (nn.c: mixin/op.py) ---------------- */
 
