@@ -79,6 +79,7 @@ OPS = {
   "cumsum": lambda T, d: X_(T).cumsum(1),
   "cumsum_int8": lambda T, d: T(XI, dtype=d.int8).cumsum(-1),
   "cumsum_long_split": lambda T, d: T(np.arange(700, dtype=np.float32) / 100).cumsum(),
+  "cummax_long_split": lambda T, d: T(np.sin(np.arange(600, dtype=np.float32))).cummax(0),
   "cumsum_empty": lambda T, d: T.empty(0, 3, dtype=d.int8).cumsum(1),
   "cumprod": lambda T, d: (X_(T) / 2 + 1).cumprod(2),
   "cummax": lambda T, d: X_(T).cummax(1),
@@ -103,7 +104,7 @@ RNG_IDX = RNG.integers(0, 4, (3, 2, 5))
 SC_IDX = RNG.integers(0, 4, (3, 2, 5))
 
 @pytest.mark.parametrize("name", list(OPS))
-def test_ops(name): check(OPS[name], graph=name not in ("cumsum_long_split",))
+def test_ops(name): check(OPS[name])
 
 SETITEM = {
   "int_slice_realized": lambda T, d: (T(X).contiguous().realize(), (1, slice(2, 4)), 7.0),

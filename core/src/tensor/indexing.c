@@ -123,13 +123,15 @@ static int parse_view(tgt_scope *S, const tgt_index *ix, int64_t size, parsed *p
     return *p = (parsed){size, b, b + 1, 1, 1, 0, TGT_NONE}, 0;
   }
   if ((ix->has & TG_INDEX_HAS_STEP) && ix->step == 0) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "slice cannot have 0 as step"), -1;
+  if ((ix->has & TG_INDEX_HAS_STEP) && (ix->step > INT64_MAX / 4 || ix->step < -(INT64_MAX / 4))) /* round_up would overflow */
+    return tgt_fail(S, TG_ERR_UNSUPPORTED, "slice step %lld is too large", (long long)ix->step), -1;
   int64_t a, b, st, b0, b1;
   slice_indices(ix, size, &a, &b, &st);
-  if (st * (b - a) < 0) b0 = b1 = 0;
+  if (b != a && (st > 0) != (b > a)) b0 = b1 = 0; /* st * (b - a) < 0 */
   else if (st < 0) b0 = b + 1, b1 = a + 1;
   else b0 = a, b1 = b;
-  int64_t ast = st < 0 ? -st : st;
-  return *p = (parsed){(b1 - b0 + ast - 1) / ast, b0, b1, st, 0, 0, TGT_NONE}, 0;
+  int64_t ast = st < 0 ? -st : st, len = b1 - b0;
+  return *p = (parsed){len ? (len - 1) / ast + 1 : 0, b0, b1, st, 0, 0, TGT_NONE}, 0;
 }
 
 /* An index tensor: int dtype, self's device, negative values wrapped (lists arrive wrapped: TG_INDEX_WRAPPED). */
@@ -161,7 +163,10 @@ static tg_tv apply_view_ops(tgt_scope *S, tg_tv x, const parsed *const *m, size_
   if (tgt_shape_of(S, r, &xs)) return TGT_NONE;
   int64_t up[TGT_MAXD], two[TGT_MAXD * 2], keep[TGT_MAXD * 2], fin[TGT_MAXD];
   if (2 * nm > TGT_MAXD) return tgt_fail(S, TG_ERR_UNSUPPORTED, "indexing: strided view of %zu dims (at most %d)", nm, TGT_MAXD / 2);
-  for (size_t i = 0; i < nm; i++) up[i] = (xs.d[i] + strides[i] - 1) / strides[i] * strides[i]; /* round_up */
+  for (size_t i = 0; i < nm; i++) { /* round_up */
+    if (__builtin_add_overflow(xs.d[i], strides[i] - 1, &up[i])) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "indexing: a strided dim overflows int64");
+    up[i] = up[i] / strides[i] * strides[i];
+  }
   r = tgt_pad_to(S, r, up, nm);
   for (size_t i = 0; i < nm; i++) two[2 * i] = up[i] / strides[i], two[2 * i + 1] = strides[i];
   r = tgt_reshape(S, r, two, 2 * nm);
@@ -419,6 +424,7 @@ tg_tv tgt_gather(tgt_scope *S, tg_tv x, int64_t dim, tg_tv index) {
   if (tgt_shape_of(S, x, &xs) || tgt_shape_of(S, index, &is) || same_device(S, index, x, "index")) return TGT_NONE;
   if (is.n != xs.n) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "self.ndim must equal index.ndim, self.ndim=%u, index.ndim=%u", xs.n, is.n);
   if (tgt_resolve_dim(S, dim, xs.n, 0, &d)) return TGT_NONE;
+  if (!xs.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range"); /* self.shape[dim] of a 0-d self */
   int64_t sh[TGT_MAXD], last = -1;
   for (uint32_t i = 0; i < xs.n; i++) {
     if (i != (uint64_t)d && xs.d[i] < is.d[i])
@@ -437,6 +443,7 @@ static int pre_scatter(tgt_scope *S, tg_tv x, int64_t dim, tg_tv index, tg_tv sr
   if (tgt_shape_of(S, x, &xs) || tgt_shape_of(S, index, &is) || tgt_shape_of(S, src, &ss)) return -1;
   if (same_device(S, index, x, "index") || same_device(S, src, x, "src")) return -1;
   if (tgt_resolve_dim(S, dim, xs.n, 0, &d)) return -1;
+  if (!xs.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range"), -1;
   if (is.n != xs.n || ss.n != xs.n)
     return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "self.ndim, index.ndim and src.ndim must all equal, self.ndim=%u index.ndim=%u src.ndim=%u", xs.n, is.n, ss.n), -1;
   for (uint32_t i = 0; i < xs.n; i++)

@@ -33,7 +33,7 @@ tg_tv tgt_split_cumalu(tgt_scope *S, tg_tv x, int64_t axis, tg_op op) {
   if (n <= SPLIT * 2) return tgt_cumalu(S, x, ax, op);
   tgt_py id = identity(op, x.u->dtype);
   int64_t pads[TGT_MAXD][2] = {{0}}, sh[TGT_MAXD + 1];
-  pads[s.n - 1][0] = (n + SPLIT - 1) / SPLIT * SPLIT - n;
+  pads[s.n - 1][0] = (SPLIT - n % SPLIT) % SPLIT; /* round_up(n, SPLIT) - n */
   tg_tv t = tgt_pad_constant(S, tgt_transpose(S, x, ax, -1), (const int64_t(*)[2])pads, s.n, &id);
   tgt_shape ts;
   if (tgt_shape_of(S, t, &ts)) return TGT_NONE;
@@ -128,13 +128,15 @@ tg_tv tgt_sort(tgt_scope *S, tg_tv self, int64_t dim_in, int descending, tg_tv *
   int64_t dim;
   *idx_out = TGT_NONE;
   if (tgt_shape_of(S, self, &s) || tgt_resolve_dim(S, dim_in, s.n, 0, &dim)) return TGT_NONE;
-  int64_t orig = s.n ? s.d[dim] : 1;
+  if (!s.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range"); /* x.shape[dim] of a 0-d x */
+  int64_t orig = s.d[dim];
   if (orig <= 1) {
     int dt = tgt_default_dtype(S, 0);
     if (dt < 0) return TGT_NONE;
     *idx_out = tgt_const_like(S, self, tgt_pyint(0), dt);
     return self;
   }
+  if (orig > ((int64_t)1 << 40)) return tgt_fail(S, TG_ERR_UNSUPPORTED, "sort: a dim of %lld (at most 2**40)", (long long)orig);
   int stages = 0;
   while ((1ll << stages) < orig) stages++; /* (orig_len-1).bit_length() */
   if (s.n + stages > TGT_MAXD) return tgt_fail(S, TG_ERR_UNSUPPORTED, "sort: %lld dims after unflattening (at most %d)", (long long)(s.n + stages), TGT_MAXD);
@@ -192,7 +194,8 @@ tg_tv tgt_topk(tgt_scope *S, tg_tv x, int64_t k, int64_t dim_in, int largest, tg
   int64_t dim;
   *idx_out = TGT_NONE;
   if (tgt_shape_of(S, x, &s) || tgt_resolve_dim(S, dim_in, s.n, 0, &dim)) return TGT_NONE;
-  if (k > (s.n ? s.d[dim] : 1)) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "selected index k=%lld is out of range", (long long)k);
+  if (!s.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range");
+  if (k > s.d[dim]) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "selected index k=%lld is out of range", (long long)k);
   tg_tv idx, v = tgt_sort(S, x, dim, largest, &idx);
   int64_t sh[TGT_MAXD];
   for (uint32_t i = 0; i < s.n; i++) sh[i] = i == (uint64_t)dim ? k : TGT_NONE_DIM;
