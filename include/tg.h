@@ -554,6 +554,18 @@ TG_API tg_status tg_tensor_var(tg_tensor *x, const int64_t *axes, size_t n, int 
 /* x.layernorm(axis, eps): normalized over the n >= 1 given axes, no affine terms. Returns a new reference. */
 TG_API tg_status tg_tensor_layernorm(tg_tensor *x, const int64_t *axes, size_t n, double eps, tg_tensor **out);
 
+/* The reduction argument of the losses (tinygrad's ReductionStr). */
+typedef enum tg_reduction { TG_REDUCTION_NONE = 0, TG_REDUCTION_MEAN = 1, TG_REDUCTION_SUM = 2 } tg_reduction;
+
+/* x.sparse_categorical_crossentropy(Y, ignore_index, label_smoothing, reduction): x logits (..., classes), Y int class
+** indices (...); ignore_index -1 for none. The mean divides by the count of non-ignored targets. Returns a new reference. */
+TG_API tg_status tg_tensor_sparse_categorical_crossentropy(tg_tensor *x, tg_tensor *Y, int64_t ignore_index, double label_smoothing,
+                                                           tg_reduction reduction, tg_tensor **out);
+
+/* x.cross_entropy(Y, reduction, label_smoothing): Y class probabilities shaped like x, or class indices shaped like x
+** without its class dim (dim 1, or 0 for 1-d x). TG_ERR_SHAPE "shape mismatch: ..." otherwise. Returns a new reference. */
+TG_API tg_status tg_tensor_cross_entropy(tg_tensor *x, tg_tensor *Y, tg_reduction reduction, double label_smoothing, tg_tensor **out);
+
 /* tinygrad's elementwise compositions beyond the ALU ops, with their parameters in p[] (defaults in brackets):
 ** HARDSIGMOID p = {alpha [1/6], beta [0.5]}, HARDTANH {min [-1], max [1]; integral values act as Python ints},
 ** LEAKY_RELU {neg_slope [0.01]}, ELU/CELU {alpha [1]}, SELU {alpha [1.67326], gamma [1.0507]}, SOFTPLUS {beta [1]},

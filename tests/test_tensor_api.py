@@ -165,3 +165,20 @@ def test_more_compositions_values():
   for fn in (lambda T: T(x).roll(1, 1), lambda T: T.einsum("ij,kj->ik", T(x), T(x)), lambda T: T(x).normalize(), lambda T: T(x).diagonal(),
              lambda T: T.linspace(0, 1, 5), lambda T: T(x).repeat_interleave(2)):
     np.testing.assert_allclose(fn(tgc.Tensor).numpy(), fn(tg.Tensor).numpy(), rtol=1e-5, atol=1e-6)
+
+LOSS_GRAPHS = {
+  "sparse_ce": lambda T, d: T.empty(4, 5).sparse_categorical_crossentropy(T.empty(4, dtype=d.int32)),
+  "sparse_ce_opts": lambda T, d: T.empty(4, 5).sparse_categorical_crossentropy(T.empty(4, dtype=d.int32), ignore_index=2, label_smoothing=0.1, reduction="sum"),
+  "sparse_ce_none": lambda T, d: T.empty(2, 3, 5).sparse_categorical_crossentropy(T.empty(2, 3, dtype=d.int32), reduction="none"),
+  "cross_entropy_idx": lambda T, d: T.empty(4, 5).cross_entropy(T.empty(4, dtype=d.int32)),
+  "cross_entropy_probs": lambda T, d: T.empty(4, 5).cross_entropy(T.empty(4, 5), reduction="sum", label_smoothing=0.2),
+  "cross_entropy_1d": lambda T, d: T.empty(5).cross_entropy(T.empty((), dtype=d.int32), reduction="none"),
+}
+
+@pytest.mark.parametrize("name", list(LOSS_GRAPHS))
+def test_losses_build_tinygrads_graph(name): helper_graph(LOSS_GRAPHS[name])
+
+def test_loss_errors_match_tinygrad():
+  for lib in (tg, tgc):
+    with pytest.raises(RuntimeError, match="shape mismatch"): lib.Tensor.ones(4, 5).cross_entropy(lib.Tensor.ones(3, dtype="int32"))
+    with pytest.raises(ValueError): lib.Tensor.ones(4, 5).cross_entropy(lib.Tensor.ones(4, dtype="int32"), reduction="avg")

@@ -51,7 +51,7 @@ _EXC_BY_MESSAGE = (("cannot access tensor data during JIT capture", JitError), (
   ("unsupported size in bitcast", RuntimeError), ("both tensors need to be at least 1D", RuntimeError), ("cannot dot", RuntimeError),
   ("base needs to be float", RuntimeError), ("arange [", OverflowError), ("integer division or modulo by zero", ZeroDivisionError),
   ("float floor division by zero", ZeroDivisionError), ("kernel size cannot be greater", AssertionError), ("flip args must be axis ints", AssertionError),
-  ("Input Tensor shape", AssertionError), ("stride/dilation mismatch", AssertionError),
+  ("Input Tensor shape", AssertionError), ("shape mismatch: self.shape", RuntimeError), ("expected Y and self", RuntimeError), ("stride/dilation mismatch", AssertionError),
 
   ("expected index and self", RuntimeError), ("expected src and self", RuntimeError), ("self.ndim must equal", RuntimeError),
   ("requires self.shape[d]", AssertionError), ("self.ndim, index.ndim and src.ndim", AssertionError), ("All dimensions of", AssertionError),
@@ -84,6 +84,10 @@ def _argfix(*x):
 
 def _ints(v: Sequence[int]):
   return ffi.new("int64_t[]", [int(x) for x in v] or [0])
+
+def _reduction(r: str) -> int:
+  if r not in ("none", "mean", "sum"): raise ValueError(f"reduction={r!r} must be one of ('none', 'mean', 'sum')")
+  return {"none": 0, "mean": 1, "sum": 2}[r]
 
 def _dt(dtype: DTypeLike | None) -> int: return -1 if dtype is None else to_dtype(dtype).value
 
@@ -298,22 +302,10 @@ class Tensor:
     return self.mean() if reduction == "mean" else self.sum() if reduction == "sum" else self
   def sparse_categorical_crossentropy(self, Y: Tensor, ignore_index: int = -1, label_smoothing=0.0, reduction: str = "mean") -> Tensor:
     assert 0.0 <= label_smoothing <= 1.0, "label_smoothing must be in [0.0, 1.0]"
-    if Y.device is not None and self.device is not None and Y.device != self.device:
-      raise RuntimeError(f"expected Y and self on the same device, {Y.device=}, {self.device=}")
-    log_probs = self.log_softmax()
-    loss_mask = Y.ne(ignore_index) if ignore_index != -1 else Tensor.full(Y.shape, True, dtype=dtypes.bool, device=Y.device, buffer=False)
-    y = Y.unsqueeze(-1)._one_hot_along_dim(self.shape[-1], dim=-1) * loss_mask.unsqueeze(-1)
-    smoothing = label_smoothing * (log_probs.mean(-1) * loss_mask)
-    unreduced = ((1 - label_smoothing) * (log_probs * y).sum(-1) + smoothing)
-    return -unreduced.sum() / loss_mask.sum() if reduction == "mean" else -unreduced._do_reduction(reduction)
+    return _call("tg_tensor_sparse_categorical_crossentropy", self._h, Y._h, ignore_index, float(label_smoothing), _reduction(reduction))
   def cross_entropy(self, Y: Tensor, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     assert 0.0 <= label_smoothing <= 1.0, "label_smoothing must be in [0.0, 1.0]"
-    classes_dim = 0 if self.ndim == 1 else 1
-    if self.shape != Y.shape:
-      if self.max(classes_dim).shape != Y.shape: raise RuntimeError(f"shape mismatch: {self.shape=}, {Y.shape=}")
-      Y = Y.unsqueeze(classes_dim)._one_hot_along_dim(num_classes=self.shape[classes_dim], dim=classes_dim)
-    Y = (1 - label_smoothing) * Y + label_smoothing / int(Y.shape[classes_dim])
-    return -self.log_softmax(classes_dim).mul(Y).sum(classes_dim)._do_reduction(reduction)
+    return _call("tg_tensor_cross_entropy", self._h, Y._h, _reduction(reduction), float(label_smoothing))
   def var(self, axis=None, keepdim=False, correction=1) -> Tensor:
     axes = None if axis is None else _argfix(axis)
     return _call("tg_tensor_var", self._h, _ints(axes) if axes is not None else ffi.NULL, len(axes or ()), int(keepdim), float(correction), 0)

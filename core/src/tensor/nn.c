@@ -92,3 +92,59 @@ tg_tv tgt_layernorm(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, double
   tg_tv v = tgt_reduce(S, TG_REDUCE_MEAN, tgt_mul(S, y, y), axes, n, 1, TG_DTYPE_NONE);
   return tgt_mul(S, y, tgt_unary(S, TG_UNARY_RSQRT, tgt_add_py(S, v, tgt_pyfloat(eps), 0)));
 }
+
+/* ---------------- losses (mixin/op.py) ---------------- */
+
+/* _do_reduction: "none" (0), "mean" (1), "sum" (2) */
+static tg_tv do_reduction(tgt_scope *S, tg_tv x, int reduction) {
+  if (reduction == TG_REDUCTION_NONE) return x;
+  return tgt_reduce(S, reduction == TG_REDUCTION_SUM ? TG_REDUCE_SUM : TG_REDUCE_MEAN, x, NULL, 0, 0, TG_DTYPE_NONE);
+}
+
+static int check_reduction(tgt_scope *S, int reduction) {
+  if (reduction == TG_REDUCTION_NONE || reduction == TG_REDUCTION_MEAN || reduction == TG_REDUCTION_SUM) return 0;
+  tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "reduction=%d must be one of ('none', 'mean', 'sum')", reduction);
+  return -1;
+}
+
+/* sparse_categorical_crossentropy(Y, ignore_index, label_smoothing, reduction) */
+tg_tv tgt_sparse_ce(tgt_scope *S, tg_tv x, tg_tv Y, int64_t ignore_index, double label_smoothing, int reduction) {
+  if (!x.u || !Y.u || check_reduction(S, reduction)) return TGT_NONE;
+  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0)) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "label_smoothing must be in [0.0, 1.0]");
+  if (Y.dev && x.dev && Y.dev != x.dev)
+    return tgt_fail(S, TG_ERR_DTYPE, "expected Y and self on the same device, Y.device='%s', self.device='%s'", Y.dev, x.dev);
+  tgt_shape xs;
+  if (tgt_shape_of(S, x, &xs)) return TGT_NONE;
+  if (!xs.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range");
+  tg_tv log_probs = tgt_softmax(S, x, -1, TG_DTYPE_NONE, 1);
+  tg_tv loss_mask = ignore_index != -1 ? tgt_binary(S, TG_BINARY_NE, Y, tgt_const(S, tgt_pyint(ignore_index), TG_DT_AUTO))
+                                       : tgt_const_like(S, Y, tgt_pybool(1), TG_BOOL);
+  tg_tv y = tgt_mul(S, tgt_one_hot_along_dim(S, tgt_unsqueeze(S, Y, -1), xs.d[xs.n - 1], -1), tgt_unsqueeze(S, loss_mask, -1));
+  int64_t last = -1;
+  tg_tv smoothing = tgt_mul_py(S, tgt_mul(S, tgt_reduce(S, TG_REDUCE_MEAN, log_probs, &last, 1, 0, TG_DTYPE_NONE), loss_mask), tgt_pyfloat(label_smoothing), 1);
+  tg_tv unreduced = tgt_add(S, tgt_mul_py(S, tgt_sum(S, tgt_mul(S, log_probs, y), &last, 1, 0, TG_DTYPE_NONE), tgt_pyfloat(1 - label_smoothing), 1), smoothing);
+  if (reduction == TG_REDUCTION_MEAN) return tgt_div(S, tgt_neg(S, tgt_sum(S, unreduced, NULL, 0, 0, TG_DTYPE_NONE)), tgt_sum(S, loss_mask, NULL, 0, 0, TG_DTYPE_NONE), 0, 0);
+  return tgt_neg(S, do_reduction(S, unreduced, reduction));
+}
+
+/* cross_entropy(Y, reduction, label_smoothing): Y class probabilities, or class indices (one-hot along the class dim) */
+tg_tv tgt_cross_entropy(tgt_scope *S, tg_tv x, tg_tv Y, int reduction, double label_smoothing) {
+  if (!x.u || !Y.u || check_reduction(S, reduction)) return TGT_NONE;
+  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0)) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "label_smoothing must be in [0.0, 1.0]");
+  tgt_shape xs, ys, ms;
+  if (tgt_shape_of(S, x, &xs) || tgt_shape_of(S, Y, &ys)) return TGT_NONE;
+  int64_t cd = xs.n == 1 ? 0 : 1;
+  if (xs.n != ys.n || memcmp(xs.d, ys.d, xs.n * sizeof *xs.d)) {
+    if (tgt_shape_of(S, tgt_reduce(S, TG_REDUCE_MAX, x, &cd, 1, 0, TG_DTYPE_NONE), &ms)) return TGT_NONE;
+    if (ms.n != ys.n || memcmp(ms.d, ys.d, ms.n * sizeof *ms.d)) {
+      char a[256], b[256];
+      return tgt_fail(S, TG_ERR_SHAPE, "shape mismatch: self.shape=%s, Y.shape=%s", tgt_tuple_str(xs.d, xs.n, a, sizeof a), tgt_tuple_str(ys.d, ys.n, b, sizeof b));
+    }
+    Y = tgt_one_hot_along_dim(S, tgt_unsqueeze(S, Y, cd), xs.d[cd], cd);
+    if (tgt_shape_of(S, Y, &ys)) return TGT_NONE;
+  }
+  /* Y = (1 - label_smoothing)*Y + label_smoothing / int(Y.shape[classes_dim]) */
+  Y = tgt_add_py(S, tgt_mul_py(S, Y, tgt_pyfloat(1 - label_smoothing), 1), tgt_pyfloat(label_smoothing / (double)ys.d[cd]), 0);
+  tg_tv r = tgt_sum(S, tgt_mul(S, tgt_softmax(S, x, cd, TG_DTYPE_NONE, 1), Y), &cd, 1, 0, TG_DTYPE_NONE);
+  return tgt_neg(S, do_reduction(S, r, reduction)); /* -(...)._do_reduction(): the minus applies last */
+}

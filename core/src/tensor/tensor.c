@@ -878,6 +878,23 @@ TG_API tg_status tg_tensor_activation(tg_activation op, tg_tensor *x, const doub
   return finish(&S, tgt_activation(&S, (int)op, a, p ? p : none), out);
 }
 
+TG_API tg_status tg_tensor_sparse_categorical_crossentropy(tg_tensor *x, tg_tensor *Y, int64_t ignore_index, double label_smoothing,
+                                                           tg_reduction reduction, tg_tensor **out) {
+  NEED_OUT("tg_tensor_sparse_categorical_crossentropy");
+  GET(x, "x", a);
+  GET(Y, "Y", y);
+  tgt_scope S = {0};
+  return finish(&S, tgt_sparse_ce(&S, a, y, ignore_index, label_smoothing, (int)reduction), out);
+}
+
+TG_API tg_status tg_tensor_cross_entropy(tg_tensor *x, tg_tensor *Y, tg_reduction reduction, double label_smoothing, tg_tensor **out) {
+  NEED_OUT("tg_tensor_cross_entropy");
+  GET(x, "x", a);
+  GET(Y, "Y", y);
+  tgt_scope S = {0};
+  return finish(&S, tgt_cross_entropy(&S, a, y, (int)reduction, label_smoothing), out);
+}
+
 /* ---------------- to, clone ---------------- */
 
 TG_API tg_status tg_tensor_to(tg_tensor *x, const char *device, tg_tensor **out) {

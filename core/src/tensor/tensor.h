@@ -232,6 +232,8 @@ tg_tv tgt_logsumexp(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, int ke
 tg_tv tgt_argmax(tgt_scope *S, tg_tv x, const int64_t *axis, int keepdim, int is_min);  /* axis NULL: flattened */
 tg_tv tgt_var(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, int keepdim, double correction, int std);
 tg_tv tgt_layernorm(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, double eps);
+tg_tv tgt_sparse_ce(tgt_scope *S, tg_tv x, tg_tv Y, int64_t ignore_index, double label_smoothing, int reduction);
+tg_tv tgt_cross_entropy(tgt_scope *S, tg_tv x, tg_tv Y, int reduction, double label_smoothing);
 
 /* activation.c: tinygrad's elementwise compositions; p: the op's parameters (see tg_activation in tg.h) */
 tg_tv tgt_activation(tgt_scope *S, int op, tg_tv x, const double *p);

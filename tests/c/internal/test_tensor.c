@@ -144,6 +144,9 @@ static void test_errors(void) {
   CHECK_ERR(tg_tensor_argmax(a, (int64_t[]){-3}, 0, 0, &out), TG_ERR_OUT_OF_RANGE, "out of range");
   CHECK_ERR(tg_tensor_var(NULL, NULL, 0, 0, 1, 0, &out), TG_ERR_NULL_POINTER, "x is NULL");
   CHECK_ERR(tg_tensor_layernorm(a, NULL, 0, 1e-5, &out), TG_ERR_INVALID_ARGUMENT, "at least one axis");
+  CHECK_ERR(tg_tensor_cross_entropy(a, i, (tg_reduction)7, 0.0, &out), TG_ERR_INVALID_ARGUMENT, "must be one of");
+  CHECK_ERR(tg_tensor_sparse_categorical_crossentropy(a, NULL, -1, 0.0, TG_REDUCTION_MEAN, &out), TG_ERR_NULL_POINTER, "Y is NULL");
+  CHECK_ERR(tg_tensor_sparse_categorical_crossentropy(a, i, -1, 1.5, TG_REDUCTION_MEAN, &out), TG_ERR_INVALID_ARGUMENT, "label_smoothing");
   CHECK_ERR(tg_tensor_logsumexp(a, (int64_t[]){5}, 1, 0, NULL), TG_ERR_NULL_POINTER, "out is NULL");
   tg_jit *jit = NULL;
   CHECK_ERR(tg_jit_capture_end(NULL, 0, &jit), TG_ERR_INVALID_ARGUMENT, "no capture in progress");
