@@ -581,6 +581,10 @@ typedef enum tg_activation {
 ** allowed for ops without parameters). TG_ERR_INVALID_ARGUMENT for an unknown op. Returns a new reference. */
 TG_API tg_status tg_tensor_activation(tg_activation op, tg_tensor *x, const double *p, tg_tensor **out);
 
+/* x.const_like(value, dtype): the constant `value` (a Python scalar made with tg_tensor_const_int/_float, or a bool)
+** broadcast to x's shape without storage; dtype TG_DTYPE_NONE for x's dtype. Returns a new reference. */
+TG_API tg_status tg_tensor_const_like(tg_tensor *x, tg_tensor *value, int dtype, tg_tensor **out);
+
 /* x.to(device) (tinygrad's Tensor.to): a lazy copy onto another device; x itself when it has no device or is already
 ** there. device: a name as tg_device_get takes it (canonicalised). Returns a new reference. */
 TG_API tg_status tg_tensor_to(tg_tensor *x, const char *device, tg_tensor **out);

@@ -182,3 +182,24 @@ def test_loss_errors_match_tinygrad():
   for lib in (tg, tgc):
     with pytest.raises(RuntimeError, match="shape mismatch"): lib.Tensor.ones(4, 5).cross_entropy(lib.Tensor.ones(3, dtype="int32"))
     with pytest.raises(ValueError): lib.Tensor.ones(4, 5).cross_entropy(lib.Tensor.ones(4, dtype="int32"), reduction="avg")
+
+ATTN = {
+  "sdpa": lambda T, d: T.empty(2, 4, 8).scaled_dot_product_attention(T.empty(2, 4, 8), T.empty(2, 4, 8)),
+  "sdpa_causal": lambda T, d: T.empty(2, 4, 8).scaled_dot_product_attention(T.empty(2, 4, 8), T.empty(2, 4, 8), is_causal=True),
+  "sdpa_mask": lambda T, d: T.empty(2, 4, 8).scaled_dot_product_attention(T.empty(2, 4, 8), T.empty(2, 4, 8), attn_mask=T.empty(4, 4, dtype=d.bool)),
+  "interp_linear": lambda T, d: T.empty(1, 2, 5).interpolate((8,)), "interp_ac": lambda T, d: T.empty(1, 1, 3, 4).interpolate((5, 7), align_corners=True),
+  "interp_nearest": lambda T, d: T.empty(1, 1, 4, 4).interpolate((7, 3), mode="nearest"),
+  "interp_exact": lambda T, d: T.empty(1, 1, 4, 4).interpolate((6, 6), mode="nearest-exact"),
+}
+
+@pytest.mark.parametrize("name", list(ATTN))
+def test_attention_and_interpolate(name):
+  helper_graph(ATTN[name])
+
+def test_attention_and_interpolate_values():
+  rng = np.random.default_rng(3)
+  q, k, v = (rng.standard_normal((2, 3, 4, 8)).astype(np.float32) for _ in range(3))
+  img = rng.standard_normal((1, 2, 5, 6)).astype(np.float32)
+  for fn in (lambda T: T(q).scaled_dot_product_attention(T(k), T(v), is_causal=True), lambda T: T(img).interpolate((9, 4)),
+             lambda T: T(img).interpolate((3, 11), mode="nearest-exact")):
+    np.testing.assert_allclose(fn(tgc.Tensor).numpy(), fn(tg.Tensor).numpy(), rtol=1e-5, atol=1e-6)

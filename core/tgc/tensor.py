@@ -8,7 +8,7 @@ import hashlib, math, os, struct, weakref
 from collections.abc import Sequence
 from typing import Any
 from tgc._ffi import ffi, lib, enum_names, check, last_error, error_class, STATUS_NAMES
-from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, sum_acc_dtype, _from_value, _ATTR
+from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, sum_acc_dtype, least_upper_dtype, _from_value, _ATTR
 
 ConstType = float | int | bool
 
@@ -249,6 +249,9 @@ class Tensor:
   def long(self) -> Tensor: return self.cast(dtypes.long)
   def short(self) -> Tensor: return self.cast(dtypes.short)
   def contiguous(self) -> Tensor: return _call("tg_tensor_contiguous", self._h)
+  def const_like(self, b, dtype: DTypeLike | None = None) -> Tensor:
+    """The constant b broadcast to this tensor's shape, without storage (tinygrad's const_like)."""
+    return _call("tg_tensor_const_like", self._h, Tensor._const(b)._h, _dt(dtype))
   def is_param_(self, is_param: bool = True) -> Tensor:
     self.is_param = is_param
     return self
@@ -433,6 +436,39 @@ class Tensor:
   def binary_crossentropy_logits(self, Y: Tensor, reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
     log_p, log_1_minus_p = self.logsigmoid(), (-self).logsigmoid()
     return (-((1 if pos_weight is None else pos_weight) * Y * log_p + (1 - Y) * log_1_minus_p))._do_reduction(reduction)
+  def scaled_dot_product_attention(self, key: Tensor, value: Tensor, attn_mask: Tensor | None = None, dropout_p: float = 0.0,
+                                   is_causal: bool = False, enable_gqa: bool = False) -> Tensor:
+    if enable_gqa:
+      key = key.repeat_interleave(int(self.shape[-3] // key.shape[-3]), dim=-3)
+      value = value.repeat_interleave(int(self.shape[-3] // value.shape[-3]), dim=-3)
+    qk = self.matmul(key.transpose(-2, -1), dtype=least_upper_dtype(self.dtype, key.dtype, dtypes.float32)) / math.sqrt(self.shape[-1])
+    if is_causal:
+      if attn_mask is not None: raise RuntimeError("cannot set attn_mask when is_causal=True")
+      attn_mask = qk.const_like(True, dtypes.bool).tril()
+    if attn_mask is not None:
+      if attn_mask.dtype == dtypes.bool: attn_mask = attn_mask.where(0, -float("inf"))
+      qk = qk + attn_mask
+    return qk.cast(self.dtype).softmax(-1).dropout(dropout_p) @ value
+  def interpolate(self, size, mode: str = "linear", align_corners: bool = False) -> Tensor:
+    assert isinstance(size, (tuple, list)) and all(isinstance(s, int) for s in size) and 0 < len(size) <= self.ndim, f"invalid {size=}"
+    assert mode in ("linear", "nearest", "nearest-exact"), "only supports linear, nearest or nearest-exact interpolate"
+    assert not (align_corners and mode != "linear"), "align_corners option can only be set with the interpolating mode linear"
+    x, expand = self, list(self.shape)
+    for i in range(-1, -len(size) - 1, -1):
+      in_sz, reshape = int(self.shape[i]), [1] * self.ndim
+      reshape[i] = expand[i] = size[i]
+      if mode == "linear":
+        arr = Tensor.arange(size[i])
+        num, den = (arr * (in_sz - 1), size[i] - 1) if align_corners else ((arr * 2 + 1) * in_sz - size[i], size[i] * 2)
+        num = num.clip(0, (in_sz - 1) * den)
+        low, high, perc = [y.reshape(reshape).expand(expand) for y in (num // den, (num + den - 1) // den, (num % den).cast(dtypes.float32) / den)]
+        x = x.gather(i, low).lerp(x.gather(i, high), perc)
+      else:
+        scale, arr = in_sz / size[i], Tensor.arange(size[i], dtype=dtypes.float32)
+        index = (scale * (arr + 0.5) if mode == "nearest-exact" else scale * arr).cast(dtypes.int32).reshape(reshape).expand(expand)
+        x = x.gather(i, index)
+    return x.cast(self.dtype)
+
   @staticmethod
   def einsum(formula: str, *operands, dtype: DTypeLike | None = None) -> Tensor:
     """Einstein summation as tinygrad 0.14.0 evaluates it (traces, ellipsis, implicit output)."""

@@ -895,6 +895,17 @@ TG_API tg_status tg_tensor_cross_entropy(tg_tensor *x, tg_tensor *Y, tg_reductio
   return finish(&S, tgt_cross_entropy(&S, a, y, (int)reduction, label_smoothing), out);
 }
 
+TG_API tg_status tg_tensor_const_like(tg_tensor *x, tg_tensor *value, int dtype, tg_tensor **out) {
+  NEED_OUT("tg_tensor_const_like");
+  GET(x, "x", a);
+  GET(value, "value", v);
+  CHECK(check_dtype(dtype, 1, "tg_tensor_const_like"));
+  tgt_py py;
+  if (!tgt_as_py(v, &py)) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_const_like: value must be a Python scalar (a weak or bool constant)");
+  tgt_scope S = {0};
+  return finish(&S, tgt_const_like(&S, a, py, dtype == TG_DTYPE_NONE ? TG_DT_AUTO : dtype), out);
+}
+
 /* ---------------- to, clone ---------------- */
 
 TG_API tg_status tg_tensor_to(tg_tensor *x, const char *device, tg_tensor **out) {
