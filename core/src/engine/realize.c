@@ -510,23 +510,29 @@ TG_API tg_status tg_jit_release(tg_jit *jit) {
 /* Whether a tensor's UOp already is memory (a BUFFER, maybe behind movement ops) or needs no realize. */
 static int needs_realize(tg_uop *u) { return !tgs_has_buffer_identity(u, 0) && u->op != TG_OP_CONST; }
 
-TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n) {
-  if (n && !tensors) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_realize: tensors is NULL with n=%zu", n);
-  tg_uop **uops = calloc(n ? n : 1, sizeof *uops);
-  if (!uops) return tg_err(TG_ERR_OUT_OF_MEMORY, "tg_tensor_realize: out of memory");
-  size_t k = 0;
-  tg_status st = TG_OK;
-  for (size_t i = 0; i < n && !st; i++) {
+/* The UOps a realize (or a lowering) of these tensors computes: tinygrad's realize skips virtual tensors (UOp.is_virtual:
+** no device, or a weak dtype that has no width to store) and those that already are memory. *out: caller frees, even on
+** failure. */
+static tg_status collect_uops(tg_tensor *const *tensors, size_t n, const char *fn, tg_uop ***out, size_t *k) {
+  *k = 0;
+  if (n && !tensors) return tg_err(TG_ERR_NULL_POINTER, "%s: tensors is NULL with n=%zu", fn, n);
+  if (!(*out = calloc(n ? n : 1, sizeof **out))) return tg_err(TG_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+  for (size_t i = 0; i < n; i++) {
     tg_tv v;
-    if ((st = tgt_tensor_get(tensors[i], "tg_tensor_realize: tensor", &v))) { /* the message names the index only on failure */
-      char what[48];
-      snprintf(what, sizeof what, "tg_tensor_realize: tensors[%zu]", i);
-      st = tgt_tensor_get(tensors[i], what, &v);
-      break;
+    if (tgt_tensor_get(tensors[i], fn, &v)) { /* the message names the index only on failure */
+      char what[64];
+      snprintf(what, sizeof what, "%s: tensors[%zu]", fn, i);
+      return tgt_tensor_get(tensors[i], what, &v);
     }
-    /* tinygrad's realize skips virtual tensors (UOp.is_virtual: no device, or a weak dtype that has no width to store) */
-    if (v.dev && !tg_dt_is_weak((tg_dtype)v.u->dtype) && needs_realize(v.u)) uops[k++] = v.u;
+    if (v.dev && !tg_dt_is_weak((tg_dtype)v.u->dtype) && needs_realize(v.u)) (*out)[(*k)++] = v.u;
   }
+  return TG_OK;
+}
+
+TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n) {
+  tg_uop **uops = NULL;
+  size_t k = 0;
+  tg_status st = collect_uops(tensors, n, "tg_tensor_realize", &uops, &k);
   tg_uop *sink = NULL, *call = NULL, *linear = NULL;
   tg_schedule_map map = {0};
   if (!st && k) {
@@ -553,22 +559,9 @@ TG_API tg_status tg_tensor_realize(tg_tensor *const *tensors, size_t n) {
 /* Schedule + codegen only (tinygrad's schedule_linear and the render half of to_program): nothing is compiled, run
 ** or cached, and the tensors keep their graphs, so the same graph can be lowered again and timed (bench/). */
 TG_API tg_status tg_tensor_lower(tg_tensor *const *tensors, size_t n, size_t *n_kernels) {
-  if (n && !tensors) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_lower: tensors is NULL with n=%zu", n);
-  tg_uop **uops = calloc(n ? n : 1, sizeof *uops);
-  if (!uops) return tg_err(TG_ERR_OUT_OF_MEMORY, "tg_tensor_lower: out of memory");
+  tg_uop **uops = NULL;
   size_t k = 0, nk = 0;
-  tg_status st = TG_OK;
-  for (size_t i = 0; i < n && !st; i++) {
-    tg_tv v;
-    if ((st = tgt_tensor_get(tensors[i], "tg_tensor_lower: tensor", &v))) { /* the message names the index only on failure */
-      char what[48];
-      snprintf(what, sizeof what, "tg_tensor_lower: tensors[%zu]", i);
-      st = tgt_tensor_get(tensors[i], what, &v);
-      break;
-    }
-    if (tg_dt_is_weak((tg_dtype)v.u->dtype) && v.dev) st = tg_err(TG_ERR_DTYPE, "cannot realize a weak dtype; cast to a concrete dtype first");
-    else if (needs_realize(v.u)) uops[k++] = v.u;
-  }
+  tg_status st = collect_uops(tensors, n, "tg_tensor_lower", &uops, &k);
   tg_uop *sink = NULL, *call = NULL, *linear = NULL;
   tg_schedule_map map = {0};
   if (!st && k) {
