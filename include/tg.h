@@ -581,6 +581,15 @@ typedef enum tg_activation {
 ** allowed for ops without parameters). TG_ERR_INVALID_ARGUMENT for an unknown op. Returns a new reference. */
 TG_API tg_status tg_tensor_activation(tg_activation op, tg_tensor *x, const double *p, tg_tensor **out);
 
+/* Tensor.manual_seed(seed): restarts every device's random stream (tinygrad's per-device key and counter). */
+TG_API tg_status tg_tensor_manual_seed(uint64_t seed);
+
+/* Tensor.rand(*shape, device, dtype, contiguous): uniform values in [0, 1) of a float dtype (float16, bfloat16,
+** float32, float64), drawn from the device's threefry stream exactly as tinygrad draws them (the same seed gives the
+** same numbers). device NULL: the default device. TG_ERR_INVALID_ARGUMENT for other dtypes or negative dims.
+** Returns a new reference. */
+TG_API tg_status tg_tensor_rand(const int64_t *shape, size_t ndim, tg_dtype dtype, const char *device, int contiguous, tg_tensor **out);
+
 /* x.const_like(value, dtype): the constant `value` (a Python scalar made with tg_tensor_const_int/_float, or a bool)
 ** broadcast to x's shape without storage; dtype TG_DTYPE_NONE for x's dtype. Returns a new reference. */
 TG_API tg_status tg_tensor_const_like(tg_tensor *x, tg_tensor *value, int dtype, tg_tensor **out);

@@ -505,69 +505,19 @@ class Tensor:
 
   # ---------------- random (tinygrad's threefry counter-based generator, bit for bit) ----------------
 
-  _seed: int = 0
-  _device_seeds: dict = {}
-  _device_rng_counters: dict = {}
-
   @staticmethod
   def manual_seed(seed=0) -> None:
-    """Sets the seed for random operations."""
-    Tensor._seed, Tensor._device_seeds, Tensor._device_rng_counters = seed, {}, {}
-
-  @staticmethod
-  def _next_counter(device: str, num: int) -> tuple[Tensor, Tensor]:
-    if device not in Tensor._device_seeds:
-      h = int.from_bytes(hashlib.sha256(len(Tensor._device_seeds).to_bytes(4, "big")).digest(), "big")
-      Tensor._device_seeds[device] = Tensor([h & 0xffffffff, Tensor._seed & 0xffffffff], device=device, dtype=dtypes.uint32)
-      Tensor._device_rng_counters[device] = Tensor([0, 0], device=device, dtype=dtypes.uint32)
-    counter = Tensor._device_rng_counters[device]
-    new_low = counter[0:1] + (num & 0xffffffff)
-    new_high = counter[1:2] + (num >> 32) + (new_low < counter[0])
-    counter.assign(new_low.cat(new_high))
-    low = counter[0:1] - (num & 0xffffffff)
-    high = counter[1:2] - (num >> 32) - (counter[0] < (num & 0xffffffff))
-    return Tensor._device_seeds[device], low.cat(high)
-
-  @staticmethod
-  def _threefry_random_bits(key: Tensor, counts0: Tensor, counts1: Tensor) -> Tensor:
-    x = (counts1.cast(dtypes.uint64) << 32) | counts0.cast(dtypes.uint64)
-    x = x._binary("THREEFRY", (key[1].cast(dtypes.uint64) << 32) | key[0].cast(dtypes.uint64))
-    return x.cast(dtypes.uint32).cat((x >> 32).cast(dtypes.uint32))
-
-  @staticmethod
-  def random_bits(key: Tensor, counter: Tensor, num: int) -> Tensor:
-    low, high = counter[0:1], counter[1:2]
-    bits = []
-    for i in range(0, num, 0xffffffff):
-      chunk = min(num - i, 0xffffffff)
-      c_low = low + (i & 0xffffffff)
-      c_high = high + (i >> 32) + (c_low < low)
-      new_key = Tensor._threefry_random_bits(key, c_low, c_high)
-      counts0 = Tensor.arange(-(-chunk // 2), dtype=dtypes.uint32)
-      counts1 = counts0 + -(-chunk // 2)
-      bits.append(Tensor._threefry_random_bits(new_key, counts0, counts1)[:chunk])
-    return bits[0].cat(*bits[1:]) if bits else counter[0:0]
-
-  @staticmethod
-  def _bits_to_rand(bits: Tensor, shape: tuple[int, ...], dtype: DType) -> Tensor:
-    _, nmant = dtypes.finfo(dtype)
-    uint_dtype = {1: dtypes.uint8, 2: dtypes.uint16, 4: dtypes.uint32, 8: dtypes.uint64}[dtype.itemsize]
-    one_bits = {2: (struct.unpack("<H", struct.pack("<e", 1.0))[0] if dtype == dtypes.float16 else 0x3F80), 4: 0x3F800000,
-                8: 0x3FF0000000000000}[dtype.itemsize]
-    out = bits.bitcast(uint_dtype).rshift(dtype.itemsize * 8 - nmant).bitwise_or(one_bits).bitcast(dtype)
-    return out[:math.prod(shape)].sub(1).reshape(shape)
+    """Sets the seed for random operations (every device's stream restarts)."""
+    _check(lib().tg_tensor_manual_seed(int(seed) & 0xffffffffffffffff))
 
   @staticmethod
   def rand(*shape, device: str | None = None, dtype: DTypeLike | None = None, contiguous: bool = True) -> Tensor:
-    """Uniform random values in [0, 1), the same stream as tinygrad's for the same seed."""
+    """Uniform random values in [0, 1), the same stream as tinygrad's for the same seed (drawn in libtgc)."""
     dt = to_dtype(dtype) if dtype is not None else dtypes.default_float
     if not dtypes.is_float(dt) or dt in dtypes.weaks: raise ValueError(f"rand only supports concrete float dtypes, got {dt}")
     shape = _argfix(*shape)
     if not all(isinstance(s, int) and s >= 0 for s in shape): raise ValueError(f"invalid input {shape=}")
-    device = _canonical(device)
-    key, counter = Tensor._next_counter(device, -(-(math.prod(shape) * dt.itemsize) // 4))
-    out = Tensor._bits_to_rand(Tensor.random_bits(key, counter, -(-(math.prod(shape) * dt.itemsize) // 4)), shape, dt)
-    return out.contiguous() if contiguous else out
+    return _call("tg_tensor_rand", _ints(shape), len(shape), dt.value, _canonical(device).encode(), int(bool(contiguous)))
   def rand_like(self, **kwargs) -> Tensor:
     return Tensor.rand(*self.shape, device=kwargs.pop("device", self.device), dtype=kwargs.pop("dtype", self.dtype), **kwargs)
   def randn_like(self, dtype: DTypeLike | None = None, **kwargs) -> Tensor:

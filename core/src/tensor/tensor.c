@@ -263,6 +263,8 @@ static tg_status finish2(tgt_scope *S, tg_tv a, tg_tv b, tg_tensor **oa, tg_tens
   return st;
 }
 
+tg_status tgt_finish_public(tgt_scope *S, tg_tv r, tg_tensor **out) { return finish(S, r, out); }
+
 #define NEED_OUT(fn)                                                                                                   \
   do {                                                                                                                 \
     if (!out) return tg_err(TG_ERR_NULL_POINTER, fn ": out is NULL");                                                  \
