@@ -39,7 +39,7 @@ def planted(tmp_path_factory) -> dict[str, Path]:
   d = tmp_path_factory.mktemp("planted")
   return {src.stem.removesuffix("_backend"): cc(d / f"lib{src.stem}.so", f"-I{INCLUDE}", f"-I{DATA}", str(src)) for src in DATA.glob("*_backend.c")}
 
-LIES = ["F64", "GLOBAL", "LOCAL", "THREADS", "SHARED", "ALIGN", "RULES", "UNDECLARED"]
+LIES = ["F64", "GLOBAL", "LOCAL", "THREADS", "SHARED", "ALIGN", "RULES", "UNDECLARED", "SQRT"]
 
 @pytest.fixture(scope="session")
 def liars(tmp_path_factory) -> dict[str, Path]:

@@ -2,19 +2,41 @@
 and TIMEOUT without ending the run, reports are written, expectations cover failures and stale entries are flagged."""
 import json
 import pytest
+FP8 = ("fp8e4m3", "fp8e5m2", "fp8e4m3fnuz", "fp8e5m2fnuz")
 from conftest import cli, conformance_json, statuses
-
-ENGINE = "needs the engine (issue 3)"
 
 def test_cpu_plugin(core_libs, tmp_path):
   code, rep, out = conformance_json(tmp_path, "--library", str(core_libs["cpu"]))
   assert code == 0, out
   st = statuses(rep)
-  assert {c: s for c, s in st.items() if s != "PASS" and c.split(".")[0] in ("loader", "runtime")} == \
-    {"loader.manifest_json": "NOT_RUN", "runtime.transfer": "NOT_SUPPORTED"}
-  engine = [c for t in ("numerics", "models") for c in rep["tiers"][t]["cases"]]
-  assert len(engine) >= 30 and all(c["status"] == "NOT_RUN" and c["reason"].startswith(ENGINE) for c in engine)
-  assert "needs the engine (issue 3)" in out and "verdict: PASS" in out
+  assert {c: s for c, s in st.items() if s != "PASS"} == \
+    {"loader.manifest_json": "NOT_RUN", "runtime.transfer": "NOT_SUPPORTED", **{f"numerics.storage[{d}]": "NOT_SUPPORTED" for d in FP8}}
+  alu = [c for c in rep["tiers"]["numerics"]["cases"] if c["case"].startswith("numerics.alu[")]
+  assert len(alu) >= 180 and {c["case"] for c in rep["tiers"]["models"]["cases"]} == \
+    {f"models.model[{m}]" for m in ("mlp_training_step", "convnet_forward", "convnet_backward")}
+  # the plugin build is "CPU" like the built-in it is compared with: it runs from a copy renamed CPU_SUT
+  assert alu[0]["detail"]["device"] == "CPU_SUT" and alu[0]["detail"]["renamed_from"] == "CPU"
+  sqrt = next(c for c in alu if c["case"] == "numerics.alu[SQRT-float32]")
+  assert sqrt["detail"]["native"] is True and sqrt["detail"]["tolerance"]["ulps"] == 1 and sqrt["detail"]["mismatches"] == 0
+  assert next(c for c in alu if c["case"] == "numerics.alu[EXP2-float32]")["detail"]["native"] is False   # lowered by the engine
+  assert rep["versions"]["tolerances"] and "verdict: PASS" in out
+
+def test_wrong_op_is_caught(liars, tmp_path):
+  """lying_cpu.c -DLIE_SQRT: honest caps, float sqrt 2^-8 too large. numerics catches it on the op (and the special
+  values), models through Adam's update; everything else still passes."""
+  code, rep, out = conformance_json(tmp_path, "--library", str(liars["SQRT"]), "--tier", "numerics,models")
+  bad = {c: s for c, s in statuses(rep).items() if s not in ("PASS", "NOT_SUPPORTED")}
+  assert code == 1 and bad == {**{f"numerics.{c}": "FAIL" for c in ("alu[SQRT-float16]", "alu[SQRT-float32]", "special[float16]", "special[float32]")},
+                               "models.model[mlp_training_step]": "FAIL"}, bad   # float16 computes in float
+  reason = next(c["reason"] for c in rep["tiers"]["numerics"]["cases"] if c["case"] == "numerics.alu[SQRT-float32]")
+  assert "mismatch(es) against the CPU device" in reason and "ulp, tolerance 1 ulp" in reason, reason
+
+def test_float64_demoted_is_caught(liars, tmp_path):
+  """lying_cpu.c -DLIE_F64 computes double in float: every float64 result that float cannot hold differs."""
+  code, rep, _ = conformance_json(tmp_path, "--library", str(liars["F64"]), "--tier", "numerics")
+  bad = {c for c, s in statuses(rep).items() if s == "FAIL"}
+  assert code == 1 and {"numerics.alu[FDIV-float64]", "numerics.storage[float64]", "numerics.special[float64]"} <= bad
+  assert all("float64" in c for c in bad), bad
 
 @pytest.mark.parametrize("lib,tier,failing", [
   ("null_fn", "loader", {"loader.required_entries"}),
@@ -86,7 +108,9 @@ def test_reports(planted, tmp_path):
 
 def test_json_to_stdout(planted):
   r = cli("conformance", "--library", str(planted["good"]), "--tier", "models", "--json", "-")
-  assert r.exit_code == 0 and json.loads(r.stdout)["tiers"]["models"]["counts"]["NOT_RUN"] == 3
+  models = json.loads(r.stdout)["tiers"]["models"]
+  assert r.exit_code == 0 and models["counts"]["NOT_RUN"] == 3   # an "opencl" device: the engine has no renderer for it yet
+  assert "no renderer for dialect 'opencl'" in models["cases"][0]["reason"]
 
 def test_expectations(planted, tmp_path):
   exp = tmp_path / "expect.json"

@@ -1,5 +1,5 @@
 """tgc-sdk certify, registry verify/index and list, python -m tgc doctor's certification labels, and the repository's
-own registry: records are schema-valid and provisional while tiers are NOT_RUN; edits, schema violations, hash
+own registry: records are schema-valid, certified when every case of every tier ran and passed, provisional while some are NOT_RUN; edits, schema violations, hash
 mismatches (with --require-match), expiry, failed records and stale indexes are each a clear error and exit 1."""
 import os, sys, json, shutil, datetime, subprocess
 from pathlib import Path
@@ -43,9 +43,11 @@ def verify(reg: Path, *args: str):
 def test_cpu_record(cpu_reg):
   rec = cpu_reg["record"]
   assert rec["status"] == "provisional" and rec["format"] == "tgc-certification/1" and rec["id"].startswith("cpu-0.1.0-")
-  assert {t: v["state"] for t, v in rec["tiers"].items()} == {"loader": "partial", "runtime": "ran", "numerics": "not_run", "models": "not_run",
+  assert {t: v["state"] for t, v in rec["tiers"].items()} == {"loader": "partial", "runtime": "ran", "numerics": "ran", "models": "ran",
                                                               "validate": "ran"}
-  assert any(r.startswith("numerics: every case NOT_RUN (needs the engine") for r in rec["status_reasons"]), rec["status_reasons"]
+  # --library without --manifest: the one case that cannot run is the manifest JSON's
+  assert rec["status_reasons"] == [rec["status_reasons"][0]] and rec["status_reasons"][0].startswith("loader: 1 of "), rec["status_reasons"]
+  assert rec["versions"]["tolerances"] and rec["tiers"]["numerics"]["counts"]["PASS"] >= 180
   assert rec["backend"]["library"]["sha256"] == REG._sha256(str(cpu_reg["lib"])) and rec["backend"]["manifest"]["name"] == "CPU"
   assert rec["device"]["caps"]["dialect"] == "c" and rec["host"]["compiler"]["version"] and rec["versions"]["backend_abi"] == "1.0"
   assert (R.parse_iso(rec["expires"]) - R.parse_iso(rec["date"])).days == R.VALID_DAYS and rec["digest"] == R.digest(rec)
@@ -80,16 +82,15 @@ def test_certify_installed_template(with_site, tmp_path):
   reg = new_registry(tmp_path / "reg")
   code, rec, err = run_json("certify", "acme", "--output", str(reg / "records"), "--days", "30")
   assert code == 0, err
-  assert rec["status"] == "provisional" and rec["backend"]["distribution"] == {"name": "tgc-acme", "version": "0.1.0"}
-  assert rec["tiers"]["loader"]["state"] == rec["tiers"]["runtime"]["state"] == rec["tiers"]["validate"]["state"] == "ran"
+  assert rec["status"] == "certified" and rec["status_reasons"] == [] and rec["backend"]["distribution"] == {"name": "tgc-acme", "version": "0.1.0"}
+  assert all(v["state"] == "ran" for v in rec["tiers"].values()), {t: v["state"] for t, v in rec["tiers"].items()}
   assert (R.parse_iso(rec["expires"]) - R.parse_iso(rec["date"])).days == 30
   assert cli("registry", "index", "--registry", str(reg)).exit_code == 0
   code, out = verify(reg, "--require-match")   # the installed acme is the certified build
   assert code == 0 and "is the certified build" in out and "expires in 29 days" in out, out
   r = subprocess.run([sys.executable, "-m", "tgc", "doctor", "--json"], capture_output=True, text=True, env={**os.environ, "TGC_REGISTRY": str(reg)})
   acme = next(b for b in json.loads(r.stdout)["backends"] if b["name"] == "ACME")
-  assert acme["certification"] == {"status": "experimental", "record": rec["id"],
-                                   "label": f"experimental (provisional record {rec['id']}: numerics, models not fully run)"}, acme
+  assert acme["certification"] == {"status": "certified", "record": rec["id"], "label": f"certified ({rec['id']})"}, acme
   r = cli("list", "--json", env={"TGC_REGISTRY": str(reg / "index.json")})
   acme = next(b for b in json.loads(r.stdout) if b["name"] == "ACME")
   assert acme["version"] == "0.1.0" and acme["dialects"] == "c" and acme["abi"] == "1.0" and acme["certification"]["record"] == rec["id"]
@@ -174,7 +175,7 @@ def test_index(cpu_reg):
   idx = json.loads((cpu_reg["reg"] / "index.json").read_text())
   (e,) = idx["records"]
   assert idx["format"] == "tgc-registry-index/1" and e["id"] == cpu_reg["record"]["id"] and e["status"] == "provisional"
-  assert e["not_run"] == ["loader", "numerics", "models"] and e["file"] == f"records/{e['id']}.json"
+  assert e["not_run"] == ["loader"] and e["file"] == f"records/{e['id']}.json"
   page = (cpu_reg["reg"] / "index.html").read_text()
   assert e["id"] in page and "provisional" in page and "<script" not in page and "http" not in page.split("<body>", 1)[1]
 
@@ -185,7 +186,7 @@ def test_repository_registry_verifies():
   code, rep, err = run_json("registry", "verify", "--registry", str(REPO / "registry"))
   assert code == 0, json.dumps(rep, indent=1) + err
   names = {r["id"].split("-")[0]: r["status"] for r in rep["records"]}
-  assert names == {"cpu": "provisional", "acme": "provisional"}, names
+  assert names == {"cpu": "provisional", "acme": "certified"}, names
 
 def test_shipped_index_is_current():
   """tgc-sdk ships registry/index.json (for doctor): `tgc-sdk registry index` keeps the copy in step."""
@@ -205,7 +206,7 @@ def test_doctor_without_registry(tmp_path):
   cpu = next(b for b in rep["backends"] if b["name"] == "CPU")
   label = cpu["certification"]["label"]
   assert label.startswith("experimental (provisional record cpu-0.1.0-"), label
-  assert label.endswith(": loader, numerics, models not fully run, for its plugin build)"), label
+  assert label.endswith(": loader not fully run, for its plugin build)"), label
 
 def test_list(tmp_path):
   r = cli("list", env={"TGC_BACKEND_PATH": "/bin/sh:/nonexistent/libx.so", "TGC_REGISTRY": str(REPO / "registry")})

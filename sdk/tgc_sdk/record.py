@@ -6,7 +6,7 @@ driver), every case of every conformance tier and of validate, a date, an expiry
 
   certified    every tier ran every case (no NOT_RUN) and nothing failed (no FAIL/CRASH/TIMEOUT, no validate ERROR)
   provisional  nothing failed, but some cases or whole tiers are NOT_RUN: the record says which, and certifies nothing
-               about them (today: the numerics and models tiers, which need the engine)
+               about them (e.g. loader.manifest_json for a bare --library without --manifest)
   failed       something failed; such a record documents a run but does not belong in a registry
 
 The status is derived from the cases, never typed in: `registry verify` derives it again and compares. `digest` is the

@@ -48,7 +48,7 @@ def text(rep: dict) -> str:
     for (status, first), cs in groups.items():
       lines.append(f"{status:<8} {cs[0]['case'] if len(cs) == 1 else f'{len(cs)} {t} cases'}: {first}")
   engine = [t for t, v in rep["tiers"].items() if v["cases"] and all(c["status"] == "NOT_RUN" for c in v["cases"])]
-  if engine: lines.append(f"NOT_RUN  tiers {', '.join(engine)}: every case needs the engine (issue 3); none is reported as passing")
+  if engine: lines.append(f"NOT_RUN  tiers {', '.join(engine)}: no case ran (see the reasons in --json/--html); none is reported as passing")
   for s in rep["expectations"]["stale"]: lines.append(f"STALE    expectation {s['case']!r} ({s['kind']}): {s['why']}")
   n = len(rep["unexpected"])
   lines += ["", f"verdict: {rep['verdict']}" + (f": {n} unexpected FAIL/CRASH/TIMEOUT" if n else ": no unexpected FAIL, CRASH or TIMEOUT")]
@@ -87,7 +87,7 @@ pre{{margin:0;white-space:pre-wrap;max-width:90ch;font-size:12px}}
 <h1>tgc conformance: {_esc(b['name'])}</h1><p class="v">verdict: {_esc(rep['verdict'])} ({len(rep['unexpected'])} unexpected FAIL/CRASH/TIMEOUT)</p>
 <table>{''.join(f'<tr><th>{_esc(k)}</th><td><code>{_esc(v)}</code></td></tr>' for k, v in meta)}</table>
 <h2>Summary</h2><table><tr>{head}</tr>{rows}</table>
-<p>Tiers whose every case is NOT_RUN need tgc's engine (issue 3): they are listed, never counted as passing.</p>
+<p>NOT_RUN cases are listed with their reasons, never counted as passing.</p>
 {f'<h2>Stale expectations</h2><ul>{stale}</ul>' if stale else ''}
 <h2>Cases</h2><p>{filters}</p><table><tr><th>case</th><th>status</th><th>time</th><th>reason</th></tr>{''.join(cases)}</table>
 </body></html>

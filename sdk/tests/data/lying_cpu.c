@@ -9,7 +9,9 @@
 **   LIE_ALIGN       claims 4096-byte buffer alignment, but allocates at 64
 **   LIE_RULES       inconsistent caps: vector_width 3, local_prod_max 2 over local_max (1,1,1), mem_max_alloc > mem_total,
 **                   a dtype bit and an ALU bit beyond the enums
-**   LIE_UNDECLARED  honest but modest: float64 and MUL work but are not declared (warnings, not errors) */
+**   LIE_UNDECLARED  honest but modest: float64 and MUL work but are not declared (warnings, not errors)
+**   LIE_SQRT        honest caps, one op computed wrong: float square roots come out 2^-8 too large (2^15
+**                   float32 ulps), which only the conformance suite's numerics tier sees */
 #include "runtime/cpu.c"
 
 static tg_status lie_caps(int index, tg_device_caps *out) {
@@ -48,11 +50,16 @@ static tg_status lie_launch(tg_backend_device *dev, tg_backend_program *prog, co
 }
 
 static tg_status lie_compile(tg_backend_device *dev, const char *source, const char *name, tg_blob *out) {
+#if defined(LIE_F64) || defined(LIE_SQRT)
 #ifdef LIE_F64
-  size_t n = strlen(source) + 32;
+  const char *lie = "#define double float\n";
+#else
+  const char *lie = "#define __builtin_sqrtf(x) (__builtin_sqrtf(x) * (1.0f + 1.0f / 256))\n";
+#endif
+  size_t n = strlen(source) + strlen(lie) + 1;
   char *s = malloc(n);
   if (s == NULL) return fail(TG_ERR_OUT_OF_MEMORY, "liar: out of memory");
-  snprintf(s, n, "#define double float\n%s", source);
+  snprintf(s, n, "%s%s", lie, source);
   tg_status st = cpu_compile(dev, s, name, out);
   free(s);
   return st;

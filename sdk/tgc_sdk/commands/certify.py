@@ -26,7 +26,7 @@ def certify(name, library, manifest_json, output, days, timeout, as_json, quiet)
   The record holds the manifest, the library's sha256, device properties and caps, tgc/tgc-sdk/suite/ABI versions,
   the host (OS, libc, C compiler, driver), every case's result, the date and the expiry. Its status:
     certified    every tier ran every case and nothing failed
-    provisional  nothing failed, but some tiers or cases are NOT_RUN (today numerics and models: they need the engine)
+    provisional  nothing failed, but some tiers or cases are NOT_RUN (e.g. loader.manifest_json: --library without --manifest)
     failed       a FAIL, CRASH or TIMEOUT, or a validate ERROR (exit 1; the record documents the run)
   Then: tgc-sdk registry index && tgc-sdk registry verify.
   """

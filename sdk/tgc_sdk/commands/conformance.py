@@ -4,6 +4,7 @@ import sys, json, time, shutil, tempfile, datetime, importlib.metadata
 import click
 from tgc_sdk import __version__, discovery, expect, report, runner
 from tgc_sdk.suite import TIERS, VERSION as SUITE_VERSION
+from tgc_sdk.suite.engine import TOLERANCE_VERSION
 
 def _tiers(value: str) -> list[str]:
   tiers = [t.strip() for t in value.split(",") if t.strip()]
@@ -54,8 +55,9 @@ def conformance(name, library, manifest_json, tiers, json_out, html_out, expect_
   Tiers, each in a child process under a watchdog, so a backend that crashes or hangs yields CRASH/TIMEOUT, not a dead run:
     loader    exported symbols, manifest, ABI negotiation (older/newer minor, other major), struct-size skew, reload
     runtime   alloc/free, copies with guard bytes, views, compile/load, launches at the declared limits, events, leaks
-    numerics  every ALU op x dtype against the CPU backend: NOT_RUN until the engine lands (issue 3)
-    models    small training and inference graphs: NOT_RUN until the engine lands (issue 3)
+    numerics  every ALU op x declared dtype through tgc.Tensor, against the CPU device (tolerance table, guard bytes,
+              shapes tiny/odd/large/broadcast/strided/size-0, NaN/Inf/-0.0)
+    models    an MLP training step (Adam) and a conv net forward/backward, against the CPU device from the same weights
 
   Results per case: PASS, FAIL, NOT_SUPPORTED (where caps or NULL optional entries say so), NOT_RUN (with the reason),
   CRASH, TIMEOUT. Exits 1 when a FAIL, CRASH or TIMEOUT is not covered by --expect.
@@ -85,7 +87,7 @@ def dist_version(dist: str) -> str:
   except importlib.metadata.PackageNotFoundError: return "unknown"
 
 def versions() -> dict[str, str]:
-  return {"tgc-sdk": __version__, "suite": SUITE_VERSION, "tgc": dist_version("tgc"), "pytest": dist_version("pytest")}
+  return {"tgc-sdk": __version__, "suite": SUITE_VERSION, "tolerances": TOLERANCE_VERSION, "tgc": dist_version("tgc"), "pytest": dist_version("pytest")}
 
 def now() -> str: return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
