@@ -44,7 +44,7 @@ tgc-sdk new-backend acme --output "$sdk_tmp/tgc-acme"
 python3 -m pip install -q --no-build-isolation "$sdk_tmp/tgc-acme"
 python3 -m tgc doctor | grep -E '^ACME +ready'
 tgc-sdk conformance acme --json "$sdk_tmp/acme.json" --html "$sdk_tmp/acme.html"
-tgc-sdk conformance cpu --library build/libtgc_cpu_plugin.so
+tgc-sdk conformance cpu --library build/libtgc_cpu_plugin.so --manifest build/libtgc_cpu_plugin.json
 tgc-sdk validate acme -q
 tgc-sdk validate cpu --library build/libtgc_cpu_plugin.so -q
 tgc-sdk registry verify --library cpu=build/libtgc_cpu_plugin.so   # records, schema, digests, statuses, expiry, index; a rebuilt library is only a warning
