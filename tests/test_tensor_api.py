@@ -203,3 +203,19 @@ def test_attention_and_interpolate_values():
   for fn in (lambda T: T(q).scaled_dot_product_attention(T(k), T(v), is_causal=True), lambda T: T(img).interpolate((9, 4)),
              lambda T: T(img).interpolate((3, 11), mode="nearest-exact")):
     np.testing.assert_allclose(fn(tgc.Tensor).numpy(), fn(tg.Tensor).numpy(), rtol=1e-5, atol=1e-6)
+
+def test_logcumsumexp_masked_select_nonzero_randperm_multinomial_like_tinygrad():
+  x = np.random.default_rng(5).standard_normal((3, 5)).astype(np.float32)
+  for fn in (lambda T: T(x).logcumsumexp(1), lambda T: T(x).logcumsumexp(0), lambda T: T(x).masked_select(T(x) > 0),
+             lambda T: T(x).masked_select(T(x) > 0.5, size=8, fill_value=-1.0), lambda T: T((x > 0).astype(np.int32)).nonzero(),
+             lambda T: T(x).nonzero(size=3)):
+    g, w = fn(tgc.Tensor), fn(tg.Tensor)
+    assert g.shape == w.shape and str(g.dtype) == str(w.dtype)
+    np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-5, atol=1e-6)
+  res = []
+  for lib in (tg, tgc):
+    lib.Tensor.manual_seed(9)
+    w = lib.Tensor([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1]])
+    res.append((lib.Tensor.randperm(7).numpy(), w.multinomial(5, replacement=True).numpy(), w.multinomial(2).numpy()))
+  for g, w in zip(res[1], res[0]): np.testing.assert_array_equal(g, w)
+  helper_graph(lambda T, d: T.empty(4, 6).logcumsumexp(1))

@@ -469,6 +469,46 @@ class Tensor:
         x = x.gather(i, index)
     return x.cast(self.dtype)
 
+  def logcumsumexp(self, axis=0) -> Tensor:
+    if self.ndim == 0: return self
+    x = self.transpose(axis, -1)
+    n = x.shape[-1]
+    x_cummax = x.cummax(-1)[0].detach()
+    mask = Tensor.ones(n, n, buffer=False, dtype=dtypes.bool).tril()
+    ret = mask.where(x.unsqueeze(-2) - x_cummax.unsqueeze(-1), self.dtype.min).exp().sum(-1).log() + x_cummax
+    return ret.transpose(-1, axis)
+  def masked_select(self, mask: Tensor, size: int | None = None, fill_value=0) -> Tensor:
+    if not dtypes.is_bool(mask.dtype): raise RuntimeError(f"masked_select expects bool mask tensor, got {mask.dtype}")
+    x, mask = self.flatten(), mask.expand(self.shape).flatten() if mask.shape != self.shape else mask.flatten()
+    mask_cumsum = mask.cumsum()
+    if size is None:
+      counts = Tensor.zeros(mask_cumsum[-1].item() if mask.numel() else 0, dtype=dtypes.int32, buffer=False)
+      return x[counts.scatter(0, mask_cumsum, 1, reduce="add").cumsum()]
+    counts = Tensor.zeros(size, dtype=dtypes.int32, buffer=False).scatter(0, mask_cumsum, 1, reduce="add")
+    return (Tensor.arange(size) < mask.sum()).where(x[counts.cumsum()], fill_value).cast(self.dtype)
+  def nonzero(self, size: int | None = None, fill_value=0) -> Tensor:
+    if self.ndim == 0:
+      return Tensor.zeros(size if size is not None else int(self.ne(0).item()), 0, dtype=dtypes.int32, device=self.device)
+    mask = self.ne(0).flatten()
+    indices = Tensor.stack(*[Tensor.arange(s).reshape(*[1] * i, s, *[1] * (self.ndim - i - 1)).expand(self.shape).flatten()
+                             for i, s in enumerate(self.shape)], dim=-1)
+    return indices.masked_select(mask.unsqueeze(-1).expand(*mask.shape, self.ndim),
+                                 size=size * self.ndim if size is not None else None, fill_value=fill_value).reshape(-1, self.ndim)
+  @staticmethod
+  def randperm(n: int, device=None, dtype=dtypes.int32, **kwargs) -> Tensor:
+    return Tensor.rand(n, device=device, **kwargs).argsort().cast(dtype)
+  def multinomial(self, num_samples: int = 1, replacement: bool = False) -> Tensor:
+    assert 1 <= self.ndim <= 2 and num_samples > 0, f"{self.ndim=} must be 1 or 2 dim, {num_samples=} must be positive"
+    weight = self.unsqueeze(0) if self.ndim == 1 else self
+    assert replacement or num_samples <= weight.shape[1], "no replacement samples must not exceed population size"
+    if replacement or num_samples == 1:
+      cdf = (cw := weight.cumsum(1).float()) / cw[:, -1].unsqueeze(1)
+      unif = Tensor.rand(num_samples, cdf.shape[0], 1).to(self.device)
+      indices = (unif >= cdf).sum(2).permute((1, 0))
+    else:
+      indices = (weight.rand_like(dtype=dtypes.float32).log2() / weight).topk(num_samples, dim=1)[1]
+    return (indices.squeeze(0) if self.ndim == 1 else indices).cast(dtypes.int32)
+
   @staticmethod
   def einsum(formula: str, *operands, dtype: DTypeLike | None = None) -> Tensor:
     """Einstein summation as tinygrad 0.14.0 evaluates it (traces, ellipsis, implicit output)."""
