@@ -219,3 +219,11 @@ def test_logcumsumexp_masked_select_nonzero_randperm_multinomial_like_tinygrad()
     res.append((lib.Tensor.randperm(7).numpy(), w.multinomial(5, replacement=True).numpy(), w.multinomial(2).numpy()))
   for g, w in zip(res[1], res[0]): np.testing.assert_array_equal(g, w)
   helper_graph(lambda T, d: T.empty(4, 6).logcumsumexp(1))
+
+@pytest.mark.parametrize("dt", ["float32", "float16", "float64"])
+def test_rand_graph_equals_tinygrads(dt):
+  def fn(T, d):
+    T.manual_seed(3)
+    T.rand(2, 3)  # the counter advances: the second draw's graph holds the assign
+    return T.rand(3, 5, dtype=dt)
+  helper_graph(fn)

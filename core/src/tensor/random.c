@@ -104,7 +104,8 @@ static tg_tv random_bits(tgt_scope *S, tg_tv key, tg_tv counter, int64_t num) {
   tgt_py stop = tgt_pyint(half);
   tg_tv counts0 = tgt_arange(S, tgt_pyint(0), &stop, tgt_pyint(1), TG_UINT32);
   tg_tv counts1 = addi(S, counts0, half);
-  return idx_slice(S, threefry_bits(S, new_key, counts0, counts1), 0, num);
+  tg_tv chunk = idx_slice(S, threefry_bits(S, new_key, counts0, counts1), 0, num);
+  return tgt_cat(S, &chunk, 1, 0); /* bits[0].cat(*bits[1:]): a cat of one chunk is still a STACK + reshape */
 }
 
 TG_API tg_status tg_tensor_rand(const int64_t *shape, size_t ndim, tg_dtype dtype, const char *device, int contiguous, tg_tensor **out) {
