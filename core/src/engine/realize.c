@@ -464,10 +464,9 @@ TG_API tg_status tg_jit_run(tg_jit *jit, tg_tensor *const *inputs, size_t n) {
     tgs_shp s;
     tgs_shape(v.u, &s);
     if (s.n != j->in_shape[i].n || memcmp(s.d, j->in_shape[i].d, s.n * sizeof *s.d) || v.u->dtype != j->in_dtype[i] || v.dev != j->in_dev[i]) {
-      char a[200] = "", c[200] = "";
-      for (size_t k = 0, o1 = 0; k < j->in_shape[i].n && o1 < sizeof a - 24; k++) o1 += (size_t)snprintf(a + o1, sizeof a - o1, "%s%lld", k ? ", " : "", (long long)j->in_shape[i].d[k]);
-      for (size_t k = 0, o1 = 0; k < s.n && o1 < sizeof c - 24; k++) o1 += (size_t)snprintf(c + o1, sizeof c - o1, "%s%lld", k ? ", " : "", (long long)s.d[k]);
-      st = tg_err(TG_ERR_SHAPE, "args mismatch in JIT: inputs[%zu] was captured as (%s) dtypes.%s on %s, called with (%s) dtypes.%s on %s", i, a,
+      char a[256], c[256];
+      tgt_tuple_str(j->in_shape[i].d, j->in_shape[i].n, a, sizeof a), tgt_tuple_str(s.d, s.n, c, sizeof c);
+      st = tg_err(TG_ERR_SHAPE, "args mismatch in JIT: inputs[%zu] was captured as %s dtypes.%s on %s, called with %s dtypes.%s on %s", i, a,
                   tg_dtype_repr_name(j->in_dtype[i]), j->in_dev[i], c, tg_dtype_repr_name(v.u->dtype), v.dev);
       break;
     }

@@ -36,14 +36,9 @@ tg_tv tgt_alu(tgt_scope *S, tg_op op, const tg_tv *src, size_t n) {
 
 tg_tv tgt_unary_alu(tgt_scope *S, tg_op op, tg_tv x) { return tgt_alu(S, op, &x, 1); }
 
-static int has_buffer_identity(const tg_uop *u) {
-  while (u->op == TG_OP_RESHAPE || u->op == TG_OP_UNSHARD || u->op == TG_OP_MSELECT) u = u->src[0];
-  return u->op == TG_OP_BUFFER || u->op == TG_OP_PARAM;
-}
-
 tg_tv tgt_contiguous(tgt_scope *S, tg_tv x) {
   if (!x.u || tg_dt_is_weak((tg_dtype)x.u->dtype)) return x;
-  if (x.u->op == TG_OP_CONTIGUOUS || !x.dev || has_buffer_identity(x.u)) return x;
+  if (x.u->op == TG_OP_CONTIGUOUS || !x.dev || tgt_has_buffer_identity(x.u, 0)) return x;
   return tgt_unary_alu(S, TG_OP_CONTIGUOUS, x);
 }
 

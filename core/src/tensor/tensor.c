@@ -983,8 +983,7 @@ TG_API tg_status tg_tensor_gradient(tg_tensor *self, tg_tensor *const *targets, 
 
 /* ---------------- assign ---------------- */
 
-/* UOp.has_buffer_identity: a RESHAPE/UNSHARD/MSELECT chain down to a BUFFER or PARAM (through AFTER when after_ok). */
-static int has_buffer_identity(const tg_uop *u, int after_ok) {
+int tgt_has_buffer_identity(const tg_uop *u, int after_ok) {
   for (;;) {
     if (u->op == TG_OP_RESHAPE || u->op == TG_OP_UNSHARD || u->op == TG_OP_MSELECT || (after_ok && u->op == TG_OP_AFTER)) {
       if (!u->nsrc) return 0;
@@ -1039,11 +1038,11 @@ static tg_status assign_tv(tg_tensor *self, tg_tv a, tg_tv b) {
   tg_tv asg = tgt_mk(&S, TG_OP_AFTER, TG_DT_AUTO, pair, 2, tg_arg_none(), NULL);
   if (S.st) return tgt_scope_end(&S), S.st;
   tg_uop *ib = a.u;
-  while (!has_buffer_identity(ib, 0) && ib->nsrc &&
+  while (!tgt_has_buffer_identity(ib, 0) && ib->nsrc &&
          (tg_opset_has(TG_GROUP_MOVEMENT, (tg_op)ib->op) || ib->op == TG_OP_BITCAST || ib->op == TG_OP_DETACH))
     ib = ib->src[0];
   tg_status st = TG_OK;
-  if (ib != a.u && has_buffer_identity(ib, 1)) {
+  if (ib != a.u && tgt_has_buffer_identity(ib, 1)) {
     tg_tv ibv = {ib, a.dev}, p2[2] = {ibv, asg};
     tg_tv emb = tgt_mk(&S, TG_OP_AFTER, TG_DT_AUTO, p2, 2, tg_arg_none(), NULL);
     st = S.st ? S.st : tgt_apply_map(&ib, &emb.u, 1);

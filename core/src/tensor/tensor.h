@@ -104,6 +104,8 @@ void tg_realize_sweep(void);
 int tg_realize_is_allocated(tg_uop *buffer);
 /* Points t at u (retained). */
 tg_status tgt_tensor_set_uop(tg_tensor *t, tg_uop *u);
+/* UOp.has_buffer_identity: a RESHAPE/UNSHARD/MSELECT chain down to a BUFFER or PARAM (through AFTER when after_ok). */
+int tgt_has_buffer_identity(const tg_uop *u, int after_ok);
 /* A new public tensor for r (the wrappers' finish): ends the scope. */
 tg_status tgt_finish_public(tgt_scope *S, tg_tv r, tg_tensor **out);
 
