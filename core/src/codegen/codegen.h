@@ -19,8 +19,10 @@
 #include "uop/ops.h"
 
 /* The renderer's properties, derived from tg_device_caps (tinygrad's Renderer fields). */
+struct tg_renderer;
 typedef struct cg_ren {
   char dialect[16];
+  const struct tg_renderer *rd; /* the dialect's printer and extra_matcher (renderer/renderer.h) */
   tg_opset alu;              /* code_for_op keys: the ALU ops the dialect renders */
   uint64_t dtypes;           /* bit (1 << tg_dtype) per supported storage dtype */
   int has_local, has_shared, has_threads;

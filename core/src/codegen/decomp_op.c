@@ -184,12 +184,12 @@ static const tg_rule gate_rules[] = {{&gt_load, gate_load_rule, "late/gater.py g
 
 /* ---------------- matchers per op set (tinygrad caches them by the code_for_op keys) ---------------- */
 
-typedef struct dcache { tg_opset ops; tg_pm *simp, *late, *final; } dcache;
+typedef struct dcache { tg_opset ops; const tg_pm *extra; tg_pm *simp, *late, *final; } dcache;
 static dcache g_cache[16];
 static int g_ncache;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 
-const tg_pm *cg_pm_clang_extra(void);
+#include "renderer/renderer.h"
 
 static int has(const cg_ren *r, tg_op op) { return tg_opset_has(r->alu, op); }
 
@@ -231,26 +231,31 @@ static tg_pm *build_late(const cg_ren *r, tg_pm *simp) {
   return tg_pm_concat(p, (size_t)n);
 }
 
-static tg_pm *build_final(tg_pm *late) {
-  const tg_pm *p[] = {cg_pm_commit_weak(), cg_pm_cast_weak(), late, cg_pm_clang_extra(), cg_pm_split_ends(), tg_pm_cg_remove_invalid()};
-  return tg_pm_concat(p, 6);
+static tg_pm *build_final(tg_pm *late, const tg_pm *extra) {
+  const tg_pm *p[6];
+  size_t n = 0;
+  p[n++] = cg_pm_commit_weak(), p[n++] = cg_pm_cast_weak(), p[n++] = late;
+  if (extra) p[n++] = extra;
+  p[n++] = cg_pm_split_ends(), p[n++] = tg_pm_cg_remove_invalid();
+  return tg_pm_concat(p, n);
 }
 
 static dcache *lookup(const cg_ren *r) {
   pthread_mutex_lock(&g_mu);
   dcache *c = NULL;
+  const tg_pm *extra = r->rd && r->rd->extra_matcher ? r->rd->extra_matcher() : NULL;
   for (int i = 0; i < g_ncache && !c; i++)
-    if (!memcmp(&g_cache[i].ops, &r->alu, sizeof r->alu)) c = &g_cache[i];
+    if (!memcmp(&g_cache[i].ops, &r->alu, sizeof r->alu) && g_cache[i].extra == extra) c = &g_cache[i];
   if (!c && g_ncache < 16) {
-    dcache n = {r->alu, NULL, NULL, NULL};
+    dcache n = {r->alu, extra, NULL, NULL, NULL};
     n.simp = build_simp(r);
     n.late = n.simp ? build_late(r, n.simp) : NULL;
-    n.final = n.late ? build_final(n.late) : NULL;
+    n.final = n.late ? build_final(n.late, extra) : NULL;
     if (n.final) g_cache[g_ncache] = n, c = &g_cache[g_ncache++];
     else tg_pm_free(n.simp), tg_pm_free(n.late), tg_err(TG_ERR_OUT_OF_MEMORY, "codegen: out of memory");
   }
   pthread_mutex_unlock(&g_mu);
-  if (!c && g_ncache >= 16) tg_err(TG_ERR_INTERNAL, "codegen: too many distinct ALU op sets");
+  if (!c && g_ncache >= 16) tg_err(TG_ERR_INTERNAL, "codegen: too many distinct ALU op sets and dialects");
   return c;
 }
 

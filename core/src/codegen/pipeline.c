@@ -5,14 +5,14 @@
 #include <string.h>
 
 #include "codegen/passes.h"
-#include "renderer/cstyle.h"
+#include "renderer/renderer.h"
 #include "uop/symbolic.h"
 
 tg_status cg_ren_from_caps(const tg_device_caps *caps, cg_ren *r) {
   memset(r, 0, sizeof *r);
   if (!caps) return tg_err(TG_ERR_NULL_POINTER, "codegen: caps is NULL");
   snprintf(r->dialect, sizeof r->dialect, "%s", caps->dialect);
-  if (!cs_lang_named(r->dialect)) return cg_err(TG_ERR_UNSUPPORTED, "codegen: no renderer for dialect '%s'", r->dialect);
+  if (!(r->rd = tg_renderer_named(r->dialect))) return cg_err(TG_ERR_UNSUPPORTED, "codegen: no renderer for dialect '%s'", r->dialect);
   static const tg_op alu_of[TG_ALU_COUNT] = {TG_OP_EXP2, TG_OP_LOG2, TG_OP_SIN, TG_OP_SQRT, TG_OP_RECIPROCAL, TG_OP_NEG,
     TG_OP_TRUNC, TG_OP_ADD, TG_OP_MUL, TG_OP_SHL, TG_OP_SHR, TG_OP_CDIV, TG_OP_MAX, TG_OP_CMOD, TG_OP_CMPLT, TG_OP_CMPNE,
     TG_OP_CMPEQ, TG_OP_XOR, TG_OP_OR, TG_OP_AND, TG_OP_THREEFRY, TG_OP_SUB, TG_OP_FDIV, TG_OP_POW, TG_OP_FLOORDIV,
@@ -331,7 +331,7 @@ tg_status tg_codegen_kernel(tg_uop *ast, const tg_device_caps *caps, const tg_co
   if (!(p->display_name = strdup(dn)) || !(p->name = cg_function_name(dn))) goto oom;
   if (!(p->lin = tg_codegen_linearize(p->sink, &p->n_lin))) goto fail;
   if ((st = check_const_int_div(p->lin, p->n_lin))) return cg_scope_end(), cg_program_free(p), st;
-  if (!(p->source = cs_render(cs_lang_named(ren.dialect), p->lin, p->n_lin, p->name))) goto fail;
+  if (!(p->source = ren.rd->render(ren.rd, p->lin, p->n_lin, p->name))) goto fail;
   cg_scope_end();
   *out = p;
   return TG_OK;

@@ -280,9 +280,12 @@ static tg_status run_kernel(tg_uop *call) {
     }
     for (size_t i = 0; !st && i < cg->n_vars; i++)
       if (!cg->vars[i].is_core_id) st = tg_err(TG_ERR_UNSUPPORTED, "realize: kernel %s needs variable %s (symbolic shapes are not supported yet)", cg->name, cg->vars[i].name);
-    uint32_t global[3];
-    for (int d = 0; d < 3; d++) global[d] = (uint32_t)(cg->global_size[d] > 0 ? cg->global_size[d] : 1);
-    if (!st) st = tg_program_launch(pe->handle, ordered, cg->n_globals, NULL, 0, global, NULL);
+    uint32_t global[3], local[3];
+    for (int d = 0; d < 3; d++) {
+      global[d] = (uint32_t)(cg->global_size[d] > 0 ? cg->global_size[d] : 1);
+      local[d] = (uint32_t)(cg->local_size[d] > 0 ? cg->local_size[d] : 1);
+    }
+    if (!st) st = tg_program_launch(pe->handle, ordered, cg->n_globals, NULL, 0, global, local);
     if (!st) __atomic_add_fetch(&n_kernels, 1, __ATOMIC_RELAXED);
     free(ordered);
   }

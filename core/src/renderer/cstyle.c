@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codegen/passes.h"
+#include "renderer/renderer.h"
 
 struct cs_lang {
   const char *name;
@@ -243,6 +244,11 @@ static char *render_uop(rstate *s, tg_uop *u) {
     else tg_sb_puts(&b, "}");
     break;
   case TG_OP_ENDIF: tg_sb_puts(&b, "}"); break;
+  case TG_OP_SPECIAL: /* code_for_workitem: the "c" dialect has none (its kernels run per grid point from gid) */
+    s->failed = 1;
+    cg_err(TG_ERR_UNSUPPORTED, "render: the %s dialect has no launch indices (SPECIAL %s): a device with locals needs a GPU dialect",
+           L->name, u->arg.kind == TG_ARG_STR ? u->arg.s : "?");
+    break;
   case TG_OP_IF: tg_sb_printf(&b, "if (%s) {", R(s, u->src[0])); break;
   case TG_OP_BARRIER: tg_sb_puts(&b, L->barrier); break;
   case TG_OP_CAST:
@@ -552,3 +558,6 @@ fail:
 #include "renderer/cstyle_rules.inc"
 
 const tg_pm *cg_pm_clang_extra(void) { return tg_pm_cg_clang_extra(); }
+
+static char *render_c(const tg_renderer *r, tg_uop *const *uops, size_t n, const char *fname) { return cs_render(r->data, uops, n, fname); }
+const tg_renderer tg_renderer_c = {.dialect = "c", .render = render_c, .extra_matcher = cg_pm_clang_extra, .data = &lang_c};

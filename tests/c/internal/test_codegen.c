@@ -92,12 +92,12 @@ int main(void) {
   tg_uop *notsink = ast ? ast->src[0] : NULL;
   if (notsink) CHECK_ERR(tg_codegen_kernel(notsink, &caps, NULL, &p), TG_ERR_INVALID_ARGUMENT, "requires a SINK with KernelInfo");
   tg_device_caps bad = caps;
-  snprintf(bad.dialect, sizeof bad.dialect, "wgsl");
-  CHECK_ERR(tg_codegen_kernel(ast, &bad, NULL, &p), TG_ERR_UNSUPPORTED, "no renderer for dialect 'wgsl'");
+  snprintf(bad.dialect, sizeof bad.dialect, "nosuch");
+  CHECK_ERR(tg_codegen_kernel(ast, &bad, NULL, &p), TG_ERR_UNSUPPORTED, "no renderer for dialect 'nosuch'");
   bad = caps;
   bad.has_threads = 0, bad.has_local = 1, bad.local_max[0] = 64;
   tg_codegen_opts opt = {0, NULL, NULL};
-  CHECK_ERR(tg_codegen_kernel(ast, &bad, &opt, &p), TG_ERR_UNSUPPORTED, "locals");
+  CHECK_ERR(tg_codegen_kernel(ast, &bad, &opt, &p), TG_ERR_UNSUPPORTED, "the c dialect has no launch indices (SPECIAL ");
   CHECK(p == NULL);
   tg_uop_release(ast);
   tg_codegen_mops_cache_clear(); /* codegen memoizes reshape index math across kernels, as tinygrad does */

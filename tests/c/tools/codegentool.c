@@ -58,6 +58,18 @@ static void json_ints(const char *key, const int64_t *v, size_t n) {
   printf("]");
 }
 
+/* CODEGENTOOL_GPU=<dialect>: the caps of a CUDA-class GPU (tinygrad's CUDARenderer limits, no tensor cores) with
+** that dialect, for comparing the GPU passes (locals, gpudims) with tinygrad's GPU renderers */
+static void gpu_caps(tg_device_caps *caps) {
+  const char *d = getenv("CODEGENTOOL_GPU");
+  if (!d || !*d) return;
+  snprintf(caps->dialect, sizeof caps->dialect, "%s", d);
+  caps->has_local = caps->has_shared = 1, caps->has_threads = 0, caps->vector_width = 4;
+  const uint32_t gm[3] = {2147483647u, 65535, 65535}, lm[3] = {1024, 1024, 64};
+  for (int i = 0; i < 3; i++) caps->global_max[i] = gm[i], caps->local_max[i] = lm[i];
+  caps->local_prod_max = 1024, caps->shared_max = 49152;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: codegentool stages|lin|render [noopt] | codegentool pass NAME [noopt]  < ast.json\n");
@@ -73,6 +85,7 @@ int main(int argc, char **argv) {
   if (!root) return fail();
   tg_device_caps caps;
   if (cpu_caps(&caps)) return fprintf(stderr, "error: no CPU caps\n"), 1;
+  gpu_caps(&caps);
   cg_ren ren;
   if (cg_ren_from_caps(&caps, &ren) != TG_OK) return fail();
   int rc = 0;

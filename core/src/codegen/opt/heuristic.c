@@ -1,8 +1,8 @@
 /* codegen/opt/heuristic.c -- tinygrad 0.14.0's codegen/opt/heuristic.py: hand_coded_optimizations, the parts that
 ** apply to a device from its caps: masked upcasts, stride-driven upcasts, reduce unrolls, the float4 upcast, and
-** THREAD splitting on has_threads devices. Tensor cores, IMAGE and the GPU-only opts (MV, GROUPTOP, LOCAL) are
-** tried in tinygrad's order and refused here exactly where tinygrad's KernelOptError would refuse them on such a
-** device (no tensor cores, no locals); on a device with locals they are not ported yet. */
+** THREAD splitting on has_threads devices, LOCAL groups on devices with locals. Tensor cores and IMAGE are refused
+** exactly where tinygrad's KernelOptError would refuse them (no tensor cores declared); MV and GROUPTOP (which need
+** GROUP_REDUCE through shared memory) are not ported yet, so a GPU reduction runs whole in each work item. */
 #include "codegen/opt/opt.h"
 #include "uop/symbolic.h"
 
@@ -76,10 +76,8 @@ int cg_hand_coded_optimizations(cg_sched *k) {
   kview v = {0};
   cg_list bufs = {0}, topo = {0}, gates = {0};
   /* tensor cores: none in the caps here (a TC opt is refused); IMAGE: not ported; MV and GROUPTOP need locals */
-  if (k->ren->has_local) {
-    cg_err(TG_ERR_UNSUPPORTED, "codegen: hand_coded_optimizations for devices with locals (MV, GROUPTOP, LOCAL) are not ported yet");
-    return -1;
-  }
+  /* MV and GROUPTOP (GROUP_REDUCE ranges through shared memory) are not ported: a device with locals gets the upcasts
+  ** and LOCAL opts below, and its reductions run whole in each work item */
   /* masked small axes (Tensor.stack): upcast them whole */
   if (view(k, &v) || cg_toposort(k->ast, &topo)) goto fail;
   for (size_t i = 0; i < topo.n; i++) {
@@ -186,6 +184,50 @@ int cg_hand_coded_optimizations(cg_sched *k) {
       if (is_upcastable(&v, a)) last = a;
     }
     if (!upc && last >= 0 && v.shape[last] % 4 == 0) TRY(cg_sched_apply_opt(k, CG_OPT_UPCAST, last, 4));
+  }
+  /* local groups: expand axes (a buffer that does not index them) first, then by axis, at most 128 work items */
+  if (k->ren->has_local) {
+    if (view(k, &v)) goto fail;
+    bufs.n = 0;
+    if (bufs_of(k, &bufs)) goto fail;
+    int cand[64], rank[64], nc = 0;
+    for (int a = 0; a < v.n; a++) {
+      if ((v.type[a] != CG_AX_GLOBAL && v.type[a] != CG_AX_WEAK) || v.rngs.v[a]->src[0]->op != TG_OP_CONST) continue;
+      int expand = 0;
+      for (size_t bi = 0; bi < bufs.n && !expand; bi++) {
+        int in = in_slice_excl(get_idx(bufs.v[bi]), v.rngs.v[a]);
+        if (in < 0) goto fail;
+        expand = !in;
+      }
+      cand[nc] = a, rank[nc++] = expand;
+    }
+    for (int i = 1; i < nc; i++) /* sorted by (-expand, -axis) */
+      for (int j = i; j > 0 && (rank[j] > rank[j - 1] || (rank[j] == rank[j - 1] && cand[j] > cand[j - 1])); j--) {
+        int t = cand[j]; cand[j] = cand[j - 1]; cand[j - 1] = t;
+        t = rank[j]; rank[j] = rank[j - 1]; rank[j - 1] = t;
+      }
+    int lax[64], lsz[64], nl = 0;
+    for (int i = 0; i < nc; i++) {
+      int64_t have = 1;
+      for (int q = 0; q < nl; q++) have *= lsz[q];
+      static const int szs[] = {32, 16, 8, 4, 3, 2};
+      for (int si = cand[i] == 0 ? 0 : 1; si < 6; si++)
+        if (v.shape[cand[i]] % szs[si] == 0 && have * szs[si] <= 128) { lax[nl] = cand[i], lsz[nl++] = szs[si]; break; }
+    }
+    if (nl > 3) nl = 3;
+    for (int i = 1; i < nl; i++) /* sorted(to_local[:3]) */
+      for (int j = i; j > 0 && (lax[j] < lax[j - 1] || (lax[j] == lax[j - 1] && lsz[j] < lsz[j - 1])); j--) {
+        int t = lax[j]; lax[j] = lax[j - 1]; lax[j - 1] = t;
+        t = lsz[j]; lsz[j] = lsz[j - 1]; lsz[j - 1] = t;
+      }
+    int deleted = 0;
+    for (int i = 0; i < nl; i++) {
+      int axis = lax[i] - deleted;
+      if (view(k, &v)) goto fail;
+      int will_delete = axis < v.n && lsz[i] == v.shape[axis];
+      TRY(cg_sched_apply_opt(k, CG_OPT_LOCAL, axis, lsz[i]));
+      if (will_delete) deleted++;
+    }
   }
   /* threads: about 128K ops per thread */
   if (k->ren->has_threads) {

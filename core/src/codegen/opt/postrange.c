@@ -167,10 +167,38 @@ void cg_sched_set_ast(cg_sched *k, tg_uop *ast) {
   k->ast = ast;
 }
 
+/* convert_loop_to_global: on a device with locals the globalizable WEAK ranges become GLOBAL */
+static int convert_loop_to_global(cg_sched *k) {
+  if (!k->ren->has_local) return 0;
+  cg_list rngs = {0}, glob = {0}, keys = {0}, vals = {0};
+  int rc = -1;
+  if (cg_sched_rngs(k, &rngs) || cg_sched_globalizable(k, &glob)) goto out;
+  for (size_t i = 0; i < rngs.n; i++) {
+    tg_uop *r = rngs.v[i];
+    if (!cg_list_has(&glob, r)) continue;
+    int64_t ax[8];
+    uint32_t na = r->arg.n ? r->arg.n - 1 : 0;
+    if (na > 7) { cg_err(TG_ERR_INTERNAL, "codegen: range arg too long"); goto out; }
+    for (uint32_t q = 0; q < na; q++) ax[q] = r->arg.items[q].i;
+    tg_uop *nr = cg_range(r->src[0], ax, na, CG_AX_GLOBAL, r->dtype);
+    if (!nr || cg_list_push(&keys, r) || cg_list_push(&vals, nr)) { tg_uop_release(nr); goto out; }
+  }
+  if (keys.n) {
+    tg_uop *na = tg_uop_substitute(k->ast, keys.v, vals.v, keys.n);
+    if (!na) goto out;
+    cg_sched_set_ast(k, na);
+  }
+  rc = 0;
+out:
+  for (size_t i = 0; i < vals.n; i++) tg_uop_release(vals.v[i]);
+  cg_list_free(&rngs), cg_list_free(&glob), cg_list_free(&keys), cg_list_free(&vals);
+  return rc;
+}
+
 tg_uop *cg_apply_opts(tg_uop *ast, const cg_ren *ren, int noopt) {
   if (ast->tag.kind != TG_ARG_NONE) return tg_uop_retain(ast);
   cg_sched k;
-  if (cg_sched_init(&k, ast, ren)) { cg_sched_free(&k); return NULL; }
+  if (cg_sched_init(&k, ast, ren) || convert_loop_to_global(&k)) { cg_sched_free(&k); return NULL; }
   int has_stage = cg_op_in_slice(ast, TG_OP_STAGE);
   const tg_arg *applied = cg_is_kernel_info(&ast->arg) ? cg_tuple_item(&ast->arg, 4) : NULL;
   int none_applied = !applied || applied->kind != TG_ARG_TUPLE || applied->n == 0;

@@ -1,0 +1,17 @@
+/* renderer/renderer.c -- the dialects core renders, by name (renderer/renderer.h). */
+#include "renderer/renderer.h"
+
+#include <string.h>
+
+extern const tg_renderer tg_renderer_c;
+
+static const tg_renderer *const g_renderers[] = {
+  &tg_renderer_c,
+};
+
+const tg_renderer *tg_renderer_named(const char *dialect) {
+  if (!dialect) return NULL;
+  for (size_t i = 0; i < sizeof g_renderers / sizeof g_renderers[0]; i++)
+    if (!strcmp(g_renderers[i]->dialect, dialect)) return g_renderers[i];
+  return NULL;
+}

@@ -1,0 +1,24 @@
+/* renderer/renderer.h -- tinygrad 0.14.0's Renderer, as the codegen sees it: one entry per dialect named in
+** tg_device_caps.dialect. A dialect supplies its printer (Renderer.render over the linearized program) and its
+** extra_matcher (the dialect's rewrites run in the final pass, before the printer). Each dialect's file defines one
+** tg_renderer; renderer.c lists them. */
+#ifndef TG_RENDERER_RENDERER_H
+#define TG_RENDERER_RENDERER_H
+#include <stddef.h>
+
+#include "uop/ops.h"
+#include "uop/rewrite.h"
+
+typedef struct tg_renderer {
+  const char *dialect;
+  /* Renderer.render: malloc'd source, or NULL with the error set. uops borrowed; fname is tinygrad's function_name. */
+  char *(*render)(const struct tg_renderer *r, tg_uop *const *uops, size_t n, const char *fname);
+  /* Renderer.extra_matcher, or NULL for none */
+  const tg_pm *(*extra_matcher)(void);
+  const void *data; /* the dialect's own table (a cs_lang for the C-family printer) */
+} tg_renderer;
+
+/* The renderer for a dialect name, or NULL when core has none. */
+const tg_renderer *tg_renderer_named(const char *dialect);
+
+#endif
