@@ -4,9 +4,11 @@
 #include <string.h>
 
 extern const tg_renderer tg_renderer_c;
+extern const tg_renderer tg_renderer_wgsl;
 
 static const tg_renderer *const g_renderers[] = {
   &tg_renderer_c,
+  &tg_renderer_wgsl,
 };
 
 const tg_renderer *tg_renderer_named(const char *dialect) {
