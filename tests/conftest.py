@@ -61,5 +61,7 @@ def pytest_collection_modifyitems(config, items):
   for it in items:
     cs = getattr(it, "callspec", None)
     if cs is None: continue
-    toks = set(re.split(r"\W+", cs.id)) | {t for v in cs.params.values() for t in re.split(r"\W+", str(v))}
+    words = [cs.id, *map(str, cs.params.values())]
+    toks = {t for w in words for t in re.split(r"\W+", w)}   # whole words: "long", "int64"; and canonical names inside ids: "int64_index"
+    toks |= {t for w in words for t in re.split(r"[\W_]+", w) if t in _DT_ALIASES.values()}
     if r := unsupported_reason(toks): it.add_marker(pytest.mark.skip(reason=r))

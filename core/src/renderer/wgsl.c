@@ -258,17 +258,19 @@ static void render_bitcast(tg_sb *b, wstate *s, tg_uop *x) {
   const char *v = R(s, x->src[0]);
   int from = x->src[0]->dtype;
   switch (x->dtype) {
+  /* half <-> 16-bit ints: tinygrad bitcasts through vec2<f16>, which naga (wgpu-native 29) rejects ("Invalid access into
+  ** expression" / "a value with elements of type u32 is required"); the f32 pack/unpack builtins carry the same 16 bits */
   case TG_FLOAT16:
-    if (from == TG_INT16 || from == TG_UINT16 || from == TG_UINT32) { tg_sb_printf(b, "bitcast<vec2<f16>>(%s)[0]", v); return; }
+    if (from == TG_INT16 || from == TG_UINT16 || from == TG_UINT32) { tg_sb_printf(b, "f16(unpack2x16float(bitcast<u32>(%s)).x)", v); return; }
     break;
   case TG_UINT8: tg_sb_printf(b, "bitcast<u32>(%s&0xFF)", v); return;
   case TG_INT8: tg_sb_printf(b, "((i32(%s&0xFF)<<24)>>24)", v); return;
   case TG_UINT16:
-    if (from == TG_FLOAT16) tg_sb_printf(b, "bitcast<u32>(vec2<f16>(%s,0))", v);
+    if (from == TG_FLOAT16) tg_sb_printf(b, "pack2x16float(vec2<f32>(f32(%s),0.0))", v);
     else tg_sb_printf(b, "bitcast<u32>(%s&0xFFFF)", v);
     return;
   case TG_INT16:
-    if (from == TG_FLOAT16) tg_sb_printf(b, "bitcast<i32>(vec2<f16>(%s,0))", v);
+    if (from == TG_FLOAT16) tg_sb_printf(b, "bitcast<i32>(pack2x16float(vec2<f32>(f32(%s),0.0)))", v);
     else tg_sb_printf(b, "((i32(%s&0xFFFF)<<16)>>16)", v);
     return;
   default: break;
@@ -307,6 +309,12 @@ static const char *alu_fmt(int op) {
 static void render_alu(tg_sb *b, wstate *s, tg_uop *x) {
   if (x->op == TG_OP_NEG && (x->dtype == TG_UINT8 || x->dtype == TG_UINT16 || x->dtype == TG_UINT32 || x->dtype == TG_UINT64)) {
     tg_sb_printf(b, "(0-%s)", R(s, x->src[0]));
+    return;
+  }
+  /* naga turns a float != into SPIR-V's ordered not-equal, false when an operand is NaN (IEEE's != is true there);
+  ** !(a==b) is IEEE's != on every driver (tinygrad's own a != a -> is_nan fix covers only the self comparison) */
+  if (x->op == TG_OP_CMPNE && tg_dt_is_float((tg_dtype)x->src[0]->dtype)) {
+    tg_sb_printf(b, "(!(%s==%s))", R(s, x->src[0]), R(s, x->src[1]));
     return;
   }
   const char *fmt = alu_fmt(x->op);
