@@ -38,7 +38,8 @@ def _no_dev(monkeypatch):
 # 64-bit types) is skipped with that reason, visibly; a test that needs such a dtype inside uses requires_dtypes.
 _DT_ALIASES = {"long": "int64", "ulong": "uint64", "double": "float64", "float64": "float64", "int64": "int64", "uint64": "uint64",
                "bfloat16": "bfloat16", "half": "float16", "float16": "float16", "fp8e4m3": "fp8e4m3", "fp8e5m2": "fp8e5m2",
-               "fp8e4m3fnuz": "fp8e4m3fnuz", "fp8e5m2fnuz": "fp8e5m2fnuz"}
+               "fp8e4m3fnuz": "fp8e4m3fnuz", "fp8e5m2fnuz": "fp8e5m2fnuz",
+               "F64": "float64", "I64": "int64", "U64": "uint64", "BF16": "bfloat16", "F16": "float16"}   # safetensors' names
 
 def device_dtypes(device: str | None = None) -> set[str]:
   from tgc import Device
