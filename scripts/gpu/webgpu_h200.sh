@@ -14,7 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 D=.gpu-webgpu
-TENSOR_TESTS="tests/test_ops_torch.py tests/test_tensor_api.py tests/test_autograd.py tests/test_nn.py tests/test_indexing.py tests/test_conv.py tests/test_ops_dtype.py tests/test_realize.py tests/test_jit.py"
+TENSOR_TESTS="tests/test_ops_torch.py tests/test_ops_dtype.py tests/test_tensor_api.py tests/test_autograd.py tests/test_nn.py tests/test_indexing.py tests/test_conv.py tests/test_realize.py tests/test_jit.py tests/test_state.py"   # as scripts/test.sh
 
 prepare() {
   set -e
@@ -47,7 +47,7 @@ run() {
   s=$SECONDS; python3 -m pytest -q -rs -p no:cacheprovider plugins/tgc-webgpu/tests > "$L/plugin_tests.log" 2>&1; echo "plugin tests: $((SECONDS-s)) s: $(tail -1 "$L/plugin_tests.log")"
   s=$SECONDS; DEV=WEBGPU timeout 420 python3 -m pytest -q -rs -p no:cacheprovider $TENSOR_TESTS > "$L/tensor_tests.log" 2>&1
   echo "tensor tests (DEV=WEBGPU): $((SECONDS-s)) s: $(tail -1 "$L/tensor_tests.log")"
-  s=$SECONDS; (cd /tmp && timeout 240 python3 -m tgc_sdk conformance webgpu --json "$L/conformance.json") > "$L/conformance.txt" 2>&1
+  s=$SECONDS; (cd /tmp && timeout 240 python3 -m tgc_sdk conformance webgpu --expect "$OLDPWD/plugins/tgc-webgpu/conformance-expect.json" --json "$L/conformance.json") > "$L/conformance.txt" 2>&1
   echo "conformance: $((SECONDS-s)) s: $(grep -E '^(total|verdict)' "$L/conformance.txt" | tr -s ' ' | tr '\n' ' ')"
   cat "$L/doctor.txt"
 }
