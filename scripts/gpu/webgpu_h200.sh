@@ -18,7 +18,8 @@ TENSOR_TESTS="tests/test_ops_torch.py tests/test_ops_dtype.py tests/test_tensor_
 
 prepare() {
   set -e
-  grep -qx "/$D/" .git/info/exclude 2>/dev/null || echo "/$D/" >> .git/info/exclude
+  ex=$(git rev-parse --git-path info/exclude) && mkdir -p "$(dirname "$ex")"
+  grep -qx "/$D/" "$ex" 2>/dev/null || echo "/$D/" >> "$ex"
   rm -rf "$D" && mkdir -p "$D"
   tmp=$(mktemp -d) && git archive HEAD | tar -x -C "$tmp"
   CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-2} python3 -m pip wheel -q --no-deps -w "$D" "$tmp" "$tmp/sdk"
