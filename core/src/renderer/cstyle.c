@@ -164,7 +164,7 @@ static void render_const(tg_sb *b, rstate *s, tg_uop *x, tg_uop *c) {
   case TG_UINT64: tg_sb_printf(b, "%lluul", (unsigned long long)t.i); return;
   case TG_UINT32: tg_sb_printf(b, "%lluu", (unsigned long long)(uint32_t)t.i); return;
   case TG_BOOL: tg_sb_puts(b, tg_num_truthy(v) ? "1" : "0"); return;
-  case TG_FLOAT16: case TG_FP8E4M3: case TG_FP8E5M2: case TG_FP8E4M3FNUZ: case TG_FP8E5M2FNUZ: {
+  case TG_FLOAT16: case TG_BFLOAT16: case TG_FP8E4M3: case TG_FP8E5M2: case TG_FP8E4M3FNUZ: case TG_FP8E5M2FNUZ: {
     char lit[80];
     snprintf(lit, sizeof lit, "%sf", num);
     tg_sb_puts(b, "(");
@@ -472,6 +472,7 @@ char *cs_render(const cs_lang *L, tg_uop *const *uops, size_t n, const char *fna
   if (s.failed) goto out;
   /* the prefix, the function, the entry */
   if (L->prefix) L->prefix(&out, L, &uses);
+  if (L->prefix && !L->c_entry && !out.len) tg_sb_puts(&out, "\n"); /* "\n".join([]) + "\n" + kernel */
   int64_t launch_bounds = 1;
   for (size_t i = 0; i < n; i++)
     if (uops[i]->op == TG_OP_SPECIAL && uops[i]->arg.kind == TG_ARG_STR && uops[i]->arg.s[0] == 'l') launch_bounds *= cg_vmax_i(uops[i]->src[0]);
