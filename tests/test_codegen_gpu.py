@@ -165,6 +165,17 @@ def test_variable_params_are_8_bytes(dialect):
   assert re.search(r"const long long data\d+_[,)]", sig), sig
   assert [v["name"] for v in prog["vars"]] == ["n"]
 
+@pytest.mark.parametrize("dialect", ["cuda", "hip", "metal"])
+def test_vector_cast_is_a_constructor_of_lane_casts(dialect):
+  """An empty reduce's identity is a vector CAST of a STACK of CONSTs. tinygrad renders it "(uint4)(make_long4(...))",
+  which NVRTC refuses (seen on the H200: "type name is not allowed"); GPU dialects build the vector from a cast per lane."""
+  t = Tensor.ones(4, 0, dtype=dtypes.uint32).contiguous().min(axis=1)
+  (call,) = [c for c in t.schedule_linear().src if c.src[0].op is Ops.SINK]
+  src = json.loads(run_tool(call.src[0], "render", 0, dialect))["source"]
+  line = next(ln for ln in src.split("\n") if "cast0 =" in ln)
+  assert "__builtin_convertvector" not in line and "4)(" not in line.split("=", 1)[1].split("(", 1)[0], line
+  assert line.count("(4294967295l)") == 4, line
+
 def test_unknown_dialect_is_an_error():
   (call,) = calls_of("tiny")
   r = subprocess.run([str(tool("codegentool")), "render"], input=to_json(call.src[0]), capture_output=True, text=True,

@@ -272,6 +272,25 @@ static char *render_uop(rstate *s, tg_uop *u) {
     if (u->src[0]->op == TG_OP_CONST) { render_const(&b, s, u, u->src[0]); break; }
     /* a vector value: REG, or no addrspace at all (a STACK of CONSTs, e.g. the identity of an empty reduce, which
     ** tinygrad renders as a C cast between vector types of different sizes, which neither gcc nor clang accept) */
+    if (cg_max_numel(u) > 1 && (cg_addrspace(u) == CG_AS_REG || cg_addrspace(u) == CG_AS_NONE) && strcmp(L->name, "c") != 0) {
+      /* GPU dialects have no conversion between vector types (tinygrad's "(uint4)(long4)" does not compile with NVRTC):
+      ** the vector constructor over a cast of each lane */
+      tg_uop *x = u->src[0];
+      int64_t n = cg_max_numel(u);
+      const char *f4 = strstr(L->float4, "float4");
+      tg_sb_putn(&b, L->float4, (size_t)(f4 - L->float4));
+      put_type(&b, L, u);
+      tg_sb_printf(&b, "%s%s", f4 + 6, L->float4_open);
+      for (int64_t i = 0; i < n; i++) {
+        tg_sb_printf(&b, "%s(", i ? "," : "");
+        put_dtype(&b, L, u->dtype, 1, CG_AS_REG, 0);
+        if (x->op == TG_OP_STACK && (int64_t)x->nsrc == n) tg_sb_printf(&b, ")(%s)", R(s, x->src[i]));
+        else if (n > L->gep_arr_threshold) tg_sb_printf(&b, ")(%s[%lld])", R(s, x), (long long)i);
+        else tg_sb_printf(&b, ")(%s.%c)", R(s, x), "xyzwabcd"[i & 7]);
+      }
+      tg_sb_puts(&b, L->float4_close);
+      break;
+    }
     if (cg_max_numel(u) > 1 && (cg_addrspace(u) == CG_AS_REG || cg_addrspace(u) == CG_AS_NONE)) {
       tg_sb_printf(&b, "__builtin_convertvector(%s, ", R(s, u->src[0]));
       put_type(&b, L, u);
