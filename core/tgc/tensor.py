@@ -431,7 +431,7 @@ class Tensor:
                  int(bool(enable_gqa)), int(bool(Tensor.training)))
   def interpolate(self, size, mode: str = "linear", align_corners: bool = False) -> Tensor:
     assert isinstance(size, (tuple, list)) and all(isinstance(s, int) for s in size), f"invalid {size=}"
-    return _call("tg_tensor_interpolate", self._h, _ints(size), len(size), _INTERP.get(mode, -1), int(bool(align_corners)))
+    return _call("tg_tensor_interpolate", self._h, _ints(size), len(size), _INTERP.get(mode, 255), int(bool(align_corners)))
 
   def logcumsumexp(self, axis=0) -> Tensor: return _call("tg_tensor_logcumsumexp", self._h, axis)
   def masked_select(self, mask: Tensor, size: int | None = None, fill_value=0) -> Tensor:
