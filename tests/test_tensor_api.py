@@ -305,6 +305,11 @@ _R = np.random.default_rng(11)
 _IMG, _M = _R.standard_normal((1, 2, 4, 4)).astype(np.float32), _R.standard_normal((4, 3)).astype(np.float32)
 _LP, _Y = np.log(np.abs(_R.standard_normal((5, 4)))).astype(np.float32), np.array([0, 3, 1, 1, 2], dtype=np.int32)
 
+def _embed(T, w, idx):
+  emb = _nn(T).Embedding(*w.shape)
+  emb.weight = T(w)
+  return emb(T(idx))
+
 def _unpool(T, **kw):
   o, i = T(_IMG).max_pool2d(**kw, return_indices=True)
   return o.max_unpool2d(i, **kw)
@@ -321,7 +326,7 @@ FUNCTIONAL_VALUES = {
   "lerp_uint8": lambda T: T([[3, 1], [2, 2]], dtype="uint8").lerp(T([[200, 9], [0, 255]], dtype="uint8"), T([[0.3, 0.5], [0.9, 0.1]])),
   "interpolate_nearest": lambda T: T(_IMG).interpolate((3, 7), mode="nearest"),
   "interpolate_align_corners": lambda T: T(_IMG).interpolate((8, 5), align_corners=True),
-  "embedding": lambda T: (lambda e: (setattr(e, "weight", T(_M)), e(T([[0, 3], [2, 2]])))[1])(_nn(T).Embedding(4, 3)),
+  "embedding": lambda T: _embed(T, _M, [[0, 3], [2, 2]]),
   "var_mean": lambda T: T(_M).var_mean(1), "std_mean": lambda T: T(_M).std_mean(0, correction=0),
   "allclose": lambda T: T(_M).allclose(T(_M) + 1e-9), "clamp": lambda T: T(_M).clamp(-0.5, 0.5),
   "batchnorm": lambda T: T(_IMG).batchnorm(T([1.0, 2.0]), T([0.5, -0.5]), T([0.1, 0.2]), T([2.0, 3.0])),

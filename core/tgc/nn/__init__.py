@@ -4,7 +4,6 @@ tgc.Tensor operations and build the graphs tinygrad builds."""
 from __future__ import annotations
 import math
 from tgc.tensor import Tensor, _call
-from tgc.dtype import dtypes
 from tgc.nn import state, optim  # noqa: F401
 
 def _tuple(x, n: int) -> tuple: return tuple(x) if isinstance(x, (list, tuple)) else (x,) * n
