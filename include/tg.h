@@ -606,6 +606,12 @@ TG_API tg_status tg_tensor_lerp(tg_tensor *x, tg_tensor *end, tg_tensor *weight,
 ** 'min_' or 'max_' must not be None" when both are NULL. */
 TG_API tg_status tg_tensor_clamp(tg_tensor *x, tg_tensor *min, tg_tensor *max, tg_tensor **out);
 
+/* x.isinf(detect_positive, detect_negative): bool, True at +inf (when detect_positive) and -inf (detect_negative). */
+TG_API tg_status tg_tensor_isinf(tg_tensor *x, int detect_positive, int detect_negative, tg_tensor **out);
+
+/* x.softmin(axis, dtype): (-x).softmax(axis, dtype); dtype TG_DTYPE_NONE or as tg_tensor_softmax takes it. */
+TG_API tg_status tg_tensor_softmin(tg_tensor *x, int64_t axis, int dtype, tg_tensor **out);
+
 /* x.var_mean(axis, keepdim, correction) (x.std_mean(...) when std is nonzero): *var as tg_tensor_var gives it and
 ** *mean = x.mean(axis, keepdim). axes NULL for all. Two new references (both or neither). */
 TG_API tg_status tg_tensor_var_mean(tg_tensor *x, const int64_t *axes, size_t n, int keepdim, double correction, int std,

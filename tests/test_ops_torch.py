@@ -186,6 +186,9 @@ def _unpool_c(x, k, s=None, **kw):
   o, i = x.max_pool2d(k, s, return_indices=True)
   return o.max_unpool2d(i, k, s, **kw)
 def _matmul(a, b): return a @ b
+def _infs(x):  # +-inf beyond +-1
+  if isinstance(x, torch.Tensor): return torch.where(x > 1, x * math.inf, torch.where(x < -1, x * math.inf, x))
+  return (x > 1).where(x * math.inf, (x < -1).where(x * math.inf, x))
 def _usv(u, s, vt): return (u[:, :3] * s) @ vt[:3]
 def _ns_torch(x, steps, params, eps=1e-7):
   g = x / (x.square().sum((-2, -1), keepdim=True).sqrt() + eps)
@@ -275,6 +278,10 @@ FUNCTIONAL = {
   "max_unpool2d_output_size": ([(1, 2, 7, 7)], lambda x: _unpool_t(x, 2, output_size=(7, 7)), lambda x: _unpool_c(x, 2, output_size=(7, 7)), {}),
   "max_pool2d_indices": ([(1, 2, 6, 6)], lambda x: F.max_pool2d(x, 2, return_indices=True)[1].int(), lambda x: x.max_pool2d(return_indices=True)[1],
                          {"forward_only": True}),
+  "softmin": ([(4, 7)], lambda x: F.softmin(x, -1), lambda x: x.softmin(), {}),
+  "softmin_dim0": ([(4, 7)], lambda x: F.softmin(x, 0), lambda x: x.softmin(0), {}),
+  "isinf_positive": ([(4, 7)], lambda x: torch.isposinf(_infs(x)), lambda x: _infs(x).isinf(detect_negative=False), {"forward_only": True}),
+  "isinf_negative": ([(4, 7)], lambda x: torch.isneginf(_infs(x)), lambda x: _infs(x).isinf(False, True), {"forward_only": True}),
   "dropout_eval": ([(4, 5)], lambda x: F.dropout(x, 0.5, training=False), lambda x: x.dropout(0.5), {}),
 }
 

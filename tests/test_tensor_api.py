@@ -271,6 +271,8 @@ FUNCTIONAL = {
   "logcumsumexp_0": lambda T, d: T.empty(4, 6).logcumsumexp(0), "logcumsumexp_int": lambda T, d: T.empty(5, dtype=d.int32).logcumsumexp(),
   "bce_logits_pos_weight": lambda T, d: T.empty(6).binary_crossentropy_logits(T.empty(6), pos_weight=T.empty(6), reduction="none"),
   "bce_sum": lambda T, d: T.empty(6).binary_crossentropy(T.empty(6), reduction="sum"),
+  "isinf_positive": lambda T, d: T.empty(4).isinf(detect_negative=False), "isinf_negative": lambda T, d: T.empty(4).isinf(False, True),
+  "softmin": lambda T, d: T.empty(3, 4).softmin(), "softmin_dtype": lambda T, d: T.empty(3, 4).softmin(0, d.float16),
 }
 
 @pytest.mark.parametrize("name", list(FUNCTIONAL))

@@ -297,7 +297,7 @@ class Tensor:
     return _call("tg_tensor_softmax", self._h, axis, _dt(dtype), 0)
   def log_softmax(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor:
     return _call("tg_tensor_softmax", self._h, axis, _dt(dtype), 1)
-  def softmin(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor: return (-self).softmax(axis, dtype)
+  def softmin(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor: return _call("tg_tensor_softmin", self._h, axis, _dt(dtype))
   def logsumexp(self, axis=None, keepdim=False) -> Tensor:
     axes = None if axis is None else _argfix(axis)
     return _call("tg_tensor_logsumexp", self._h, _ints(axes) if axes is not None else ffi.NULL, len(axes or ()), int(keepdim))
@@ -657,8 +657,7 @@ class Tensor:
   def where(self, x, y) -> Tensor:
     return _call("tg_tensor_where", self._h, self._ufix(x)._h, self._ufix(y)._h)
   def isinf(self, detect_positive: bool = True, detect_negative: bool = True) -> Tensor:
-    if detect_positive and detect_negative: return self._unary("ISINF")
-    return self.eq(float("inf")) * detect_positive + self.eq(float("-inf")) * detect_negative
+    return _call("tg_tensor_isinf", self._h, int(bool(detect_positive)), int(bool(detect_negative)))
   def clamp(self, min_=None, max_=None) -> Tensor:
     return _call("tg_tensor_clamp", self._h, *[self._ufix(v)._h if v is not None else ffi.NULL for v in (min_, max_)])
   def clip(self, min_=None, max_=None) -> Tensor: return self.clamp(min_, max_)

@@ -1,7 +1,7 @@
 /* tensor/functional.c -- tinygrad 0.14.0's functional nn and processing compositions: normalize, isclose, lerp, linear,
 ** batchnorm, the binary cross-entropies and nll_loss, logcumsumexp, masked_select, nonzero, dropout,
 ** scaled_dot_product_attention, interpolate, max_unpool2d, diagonal, einsum and nn.Embedding's lookup (mixin/op.py,
-** mixin/elementwise.py, mixin/rand.py, nn/__init__.py). Each is tinygrad's definition op for op over the frontend's
+** mixin/elementwise.py, mixin/rand.py, nn/__init__.py), with isinf's detect flags and softmin. Each is tinygrad's definition op for op over the frontend's
 ** builders, so the graphs equal tinygrad's; the public tg_tensor_* calls are at the end. */
 #include <math.h>
 #include <stdio.h>
@@ -114,6 +114,12 @@ tg_tv tgt_clamp(tgt_scope *S, tg_tv x, tg_tv lo, tg_tv hi) {
   if (!lo.u && !hi.u) return tgt_fail(S, TG_ERR_DTYPE, "at least one of 'min_' or 'max_' must not be None");
   tg_tv r = lo.u ? tgt_where(S, bin(S, TG_BINARY_LT, x, lo), lo, x) : x;
   return hi.u ? tgt_where(S, bin(S, TG_BINARY_GT, r, hi), hi, r) : r;
+}
+
+/* isinf(detect_positive, detect_negative): x.eq(inf) * detect_positive + x.eq(-inf) * detect_negative */
+tg_tv tgt_isinf(tgt_scope *S, tg_tv x, int pos, int neg) {
+  tg_tv p = tgt_mul_py(S, bin(S, TG_BINARY_EQ, x, pyf(S, INFINITY)), tgt_pybool(pos), 0);
+  return tgt_add(S, p, tgt_mul_py(S, bin(S, TG_BINARY_EQ, x, pyf(S, -INFINITY)), tgt_pybool(neg), 0));
 }
 
 /* ---------------- nn ---------------- */
@@ -767,6 +773,21 @@ TG_API tg_status tg_tensor_clamp(tg_tensor *x, tg_tensor *min, tg_tensor *max, t
   GET_OPT(max, "max", hi);
   tgt_scope S = {0};
   return tgt_finish_public(&S, tgt_clamp(&S, a, lo, hi), out);
+}
+
+TG_API tg_status tg_tensor_isinf(tg_tensor *x, int detect_positive, int detect_negative, tg_tensor **out) {
+  NEED_OUT("tg_tensor_isinf");
+  GET(x, "x", a);
+  tgt_scope S = {0};
+  return tgt_finish_public(&S, tgt_isinf(&S, a, detect_positive != 0, detect_negative != 0), out);
+}
+
+TG_API tg_status tg_tensor_softmin(tg_tensor *x, int64_t axis, int dtype, tg_tensor **out) {
+  NEED_OUT("tg_tensor_softmin");
+  GET(x, "x", a);
+  if (dtype != TG_DTYPE_NONE && !tg_dt_public((tg_dtype)dtype)) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_softmin: invalid dtype %d", dtype);
+  tgt_scope S = {0};
+  return tgt_finish_public(&S, tgt_softmax(&S, tgt_neg(&S, a), axis, dtype, 0), out); /* (-x).softmax(axis, dtype) */
 }
 
 TG_API tg_status tg_tensor_var_mean(tg_tensor *x, const int64_t *axes, size_t n, int keepdim, double correction, int std,

@@ -248,6 +248,7 @@ tg_tv tgt_normalize(tgt_scope *S, tg_tv x, tgt_py p, int64_t dim, double eps);
 tg_tv tgt_isclose(tgt_scope *S, tg_tv x, tg_tv other, double rtol, double atol, int equal_nan);
 tg_tv tgt_lerp(tgt_scope *S, tg_tv x, tg_tv end, tg_tv weight); /* weight: a tensor or a Python scalar */
 tg_tv tgt_clamp(tgt_scope *S, tg_tv x, tg_tv lo, tg_tv hi);
+tg_tv tgt_isinf(tgt_scope *S, tg_tv x, int detect_positive, int detect_negative);
 tg_tv tgt_linear(tgt_scope *S, tg_tv x, tg_tv w, tg_tv b, int dtype); /* dtype TG_DTYPE_NONE: no casts */
 tg_tv tgt_batchnorm(tgt_scope *S, tg_tv x, tg_tv w, tg_tv b, tg_tv mean, tg_tv invstd, const int64_t *axes, size_t n);
 tg_tv tgt_dropout(tgt_scope *S, tg_tv x, double p, int training);
