@@ -66,3 +66,6 @@ def pytest_collection_modifyitems(config, items):
     toks = {t for w in words for t in re.split(r"\W+", w)}   # whole words: "long", "int64"; and canonical names inside ids: "int64_index"
     toks |= {t for w in words for t in re.split(r"[\W_]+", w) if t in _DT_ALIASES.values()}
     if r := unsupported_reason(toks): it.add_marker(pytest.mark.skip(reason=r))
+
+def pytest_report_header(config):
+  return f"tgc tensors on {TEST_DEV} (DEV); tinygrad, the reference, on CPU" if TEST_DEV != "CPU" else None

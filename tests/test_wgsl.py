@@ -57,15 +57,16 @@ CASES = {
   "cumsum": lambda: _f(300).cumsum(),
   "idiv_mod": lambda: (_i([1, -2, 3, 4], dtypes.int32) // 3) + (_i([1, -2, 3, 4], dtypes.int32) % 3),
   "bool_sum": lambda: (_f(33) > 0.5).realize().sum(),
+  # reductions grouped over a workgroup (GROUPTOP): var<workgroup> buffers, workgroupBarrier
+  "max_grouptop": lambda: _f(64, 64).max(1),
+  "argmax_grouptop": lambda: _f(64, 64).argmax(1),
+  "sum_grouptop": lambda: _f(64, 1024).sum(1),
 }
-# tinygrad groups these reductions over a workgroup (GROUPTOP, shared memory); tgc's heuristic does not yet
-GROUPTOP = {"max": lambda: _f(64, 64).max(1), "argmax": lambda: _f(64, 64).argmax(1)}
 
 @pytest.mark.parametrize("noopt", [1, 0], ids=["noopt", "opt"])
-@pytest.mark.parametrize("name", [*CASES, *[pytest.param(n, marks=pytest.mark.xfail(reason="GROUPTOP reductions are not in tgc's codegen yet",
-                                                                                      strict=False)) for n in GROUPTOP]])
+@pytest.mark.parametrize("name", list(CASES))
 def test_source_equals_tinygrads(name, noopt):
-  ks = kernels({**CASES, **GROUPTOP}[name]())
+  ks = kernels(CASES[name]())
   assert ks
   for ast in ks: assert tgc_src(ast, noopt) == tinygrad_src(ast, noopt)
 

@@ -8,7 +8,7 @@ import hashlib, math, os, struct, weakref
 from collections.abc import Sequence
 from typing import Any
 from tgc._ffi import ffi, lib, enum_names, check, last_error, error_class, STATUS_NAMES
-from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, sum_acc_dtype, least_upper_dtype, _from_value, _ATTR
+from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, sum_acc_dtype, _from_value, _ATTR
 
 ConstType = float | int | bool
 
@@ -19,6 +19,7 @@ _ACT = {v: k for k, v in enum_names("tg_activation", "TG_ACT_").items()}      # 
 _BINARY_OPS = {v: k for k, v in enum_names("tg_binary_op", "TG_BINARY_").items()}
 _REDUCE_OPS = {v: k for k, v in enum_names("tg_reduce_op", "TG_REDUCE_").items()}
 _HOST = {v: k for k, v in enum_names("tg_host_kind", "TG_HOST_").items()}
+_INTERP = {"linear": 0, "nearest": 1, "nearest-exact": 2}   # tg_interpolate_mode
 _SCATTER = {v.lower(): k for k, v in enum_names("tg_scatter_reduce", "TG_SCATTER_").items() if v != "NONE"}                  # {"ARRAY": 0, "LIST": 1}
 _UNARY_METHODS = {"neg": "NEG", "reciprocal": "RECIPROCAL", "sqrt": "SQRT", "rsqrt": "RSQRT", "exp2": "EXP2", "log2": "LOG2", "exp": "EXP",
                   "log": "LOG", "log10": "LOG10", "sin": "SIN", "cos": "COS", "tan": "TAN", "trunc": "TRUNC", "floor": "FLOOR", "ceil": "CEIL",
@@ -55,7 +56,10 @@ _EXC_BY_MESSAGE = (("cannot access tensor data during JIT capture", JitError), (
 
   ("expected index and self", RuntimeError), ("expected src and self", RuntimeError), ("self.ndim must equal", RuntimeError),
   ("requires self.shape[d]", AssertionError), ("self.ndim, index.ndim and src.ndim", AssertionError), ("All dimensions of", AssertionError),
-  ("non-scalar src is not supported", TypeError), ("can't setitem on a tensor with other uses", RuntimeError), ("tuple index out of range", IndexError))
+  ("non-scalar src is not supported", TypeError), ("can't setitem on a tensor with other uses", RuntimeError), ("tuple index out of range", IndexError),
+  ("invalid size=", AssertionError), ("only supports linear, nearest", AssertionError), ("align_corners option", AssertionError),
+  ("expected two or more dimensions", AssertionError), ("NS only works", AssertionError), ("Expected integer dtype for index", TypeError),
+  ("reduce() of empty iterable", TypeError))
 _EXC_BY_STATUS = {"TG_ERR_SHAPE": ValueError, "TG_ERR_DTYPE": RuntimeError, "TG_ERR_INVALID_ARGUMENT": ValueError, "TG_ERR_OUT_OF_RANGE": IndexError}
 
 def _check(status: int) -> None:
@@ -71,6 +75,14 @@ def _call(fn: str, *args) -> Tensor:
   out = ffi.new("tg_tensor **")
   _check(getattr(lib(), fn)(*args, out))
   return Tensor._wrap(out[0])
+
+def _calln(fn: str, n: int, *args) -> tuple:
+  """A call with n tensor results (all or none)."""
+  outs = [ffi.new("tg_tensor **") for _ in range(n)]
+  _check(getattr(lib(), fn)(*args, *outs))
+  return tuple(Tensor._wrap(o[0]) for o in outs)
+
+def _opt(t) -> Any: return t._h if t is not None else ffi.NULL
 
 # ---------------- helpers ----------------
 
@@ -286,19 +298,15 @@ class Tensor:
     def __enter__(self): self.prev, Tensor.training = Tensor.training, self.mode
     def __exit__(self, *_): Tensor.training = self.prev
 
-  def batchnorm(self, weight, bias, mean, invstd, axis=1) -> Tensor:
-    axis_ = _argfix(axis)
-    shape = tuple(s if ax in axis_ else 1 for ax, s in enumerate(self.shape))
-    x = self - mean.reshape(shape)
-    if weight is not None: x = x * weight.reshape(shape)
-    ret = x.mul(invstd.reshape(shape) if len(invstd.shape) == len(axis_) else invstd)
-    return (ret + bias.reshape(shape)) if bias is not None else ret
+  def batchnorm(self, weight, bias, mean: Tensor, invstd: Tensor, axis=1) -> Tensor:
+    axes = _argfix(axis)
+    return _call("tg_tensor_batchnorm", self._h, _opt(weight), _opt(bias), mean._h, invstd._h, _ints(axes), len(axes))
 
   def softmax(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor:
     return _call("tg_tensor_softmax", self._h, axis, _dt(dtype), 0)
   def log_softmax(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor:
     return _call("tg_tensor_softmax", self._h, axis, _dt(dtype), 1)
-  def softmin(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor: return (-self).softmax(axis, dtype)
+  def softmin(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor: return _call("tg_tensor_softmin", self._h, axis, _dt(dtype))
   def logsumexp(self, axis=None, keepdim=False) -> Tensor:
     axes = None if axis is None else _argfix(axis)
     return _call("tg_tensor_logsumexp", self._h, _ints(axes) if axes is not None else ffi.NULL, len(axes or ()), int(keepdim))
@@ -328,20 +336,14 @@ class Tensor:
     axes = _argfix(axis)
     return _call("tg_tensor_layernorm", self._h, _ints(axes), len(axes), float(eps))
   def linear(self, weight: Tensor, bias: Tensor | None = None, dtype: DTypeLike | None = None) -> Tensor:
-    if dtype is not None:
-      dt = to_dtype(dtype)
-      return self.cast(dt).linear(weight.cast(dt), bias.cast(dt) if bias is not None else bias)
-    x = self.mul(weight) if len(weight.shape) == 1 else self.dot(weight)
-    return x.add(bias) if bias is not None else x
+    return _call("tg_tensor_linear", self._h, weight._h, _opt(bias), _dt(dtype))
   def sequential(self, ll) -> Tensor:
     x = self
     for f in ll: x = f(x)
     return x
   def dropout(self, p=0.5) -> Tensor:
     if not 0 <= p <= 1: raise ValueError(f"{p=} is out of range [0, 1]")
-    if not Tensor.training or p == 0: return self
-    if p == 1: return self * 0
-    return (self.rand_like(dtype=dtypes.default_float, contiguous=False) >= p).contiguous().where(self, 0) / (1.0 - p)
+    return _call("tg_tensor_dropout", self._h, float(p), int(bool(Tensor.training)))
   def _act(self, op: str, *p: float) -> Tensor:
     return _call("tg_tensor_activation", _ACT[op], self._h, ffi.new("double[2]", [float(v) for v in p] + [0.0] * (2 - len(p))))
   def relu6(self) -> Tensor: return self._act("RELU6")
@@ -371,11 +373,7 @@ class Tensor:
   def erf(self) -> Tensor: return self._act("ERF")
   def logaddexp(self, other) -> Tensor: return self._binary("LOGADDEXP", other)
   def copysign(self, other) -> Tensor: return self._binary("COPYSIGN", other)
-  def lerp(self, end: Tensor, weight) -> Tensor:
-    if self.dtype == dtypes.uint8 and isinstance(weight, Tensor):
-      w_i = (weight * (1 << 7) + 0.5).cast(dtypes.int16)
-      return (self + (((end - self).cast(dtypes.int8) * w_i + (1 << 6)).cast(dtypes.uint16) >> 7)).cast(dtypes.uint8)
-    return self + (end - self) * weight
+  def lerp(self, end: Tensor, weight) -> Tensor: return _call("tg_tensor_lerp", self._h, end._h, self._ufix(weight)._h)
 
   # ---------------- more of tinygrad's compositions (composed here over libtgc's ops, graphs equal tinygrad's) ----------------
 
@@ -401,14 +399,7 @@ class Tensor:
     if self.ndim != 1: raise ValueError(f"expect input to be 1-D, getting {self.ndim}-D")
     n = self.shape[0]
     return self.unsqueeze(-1).pad_to((None, 1 + n)).flatten().shrink_to((n * n,)).reshape(n, n)
-  def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    if (dim1 := self._resolve_dim(dim1)) == (dim2 := self._resolve_dim(dim2)): raise RuntimeError("dim1 and dim2 cannot be the same dimension")
-    x = self.permute(*[i for i in range(self.ndim) if i != dim1 and i != dim2], dim1, dim2)
-    if offset >= 0: x = x.shrink(tuple(None for _ in x.shape[:-1]) + ((offset, x.shape[-1]),))
-    else: x = x.shrink(tuple(None for _ in x.shape[:-2]) + ((-offset, x.shape[-2]), None))
-    if (d := min(int(x.shape[-2]), int(x.shape[-1]))) <= 0: return x.reshape(*x.shape[:-2], 0)
-    nones, x = tuple(None for _ in x.shape[:-2]), x.shrink_to(tuple(None for _ in x.shape[:-2]) + (d, d))
-    return x.flatten(-2).pad_to(nones + (d * (d + 1),)).unflatten(-1, (d, d + 1)).shrink_to(nones + (None, 1)).squeeze(-1)
+  def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor: return _call("tg_tensor_diagonal", self._h, offset, dim1, dim2)
   def roll(self, shifts, dims=None) -> Tensor:
     if dims is None: return self.flatten().roll(shifts, 0).reshape(self.shape)
     dims = tuple(self._resolve_dim(d) for d in (dims if isinstance(dims, (tuple, list)) else (dims,)))
@@ -424,85 +415,38 @@ class Tensor:
     x = x.reshape(*shp[:dim + 1], 1, *shp[dim + 1:]).expand(*shp[:dim + 1], repeats, *shp[dim + 1:])
     return x.reshape(*shp[:dim], shp[dim] * repeats, *shp[dim + 1:])
   def normalize(self, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    den = self.ne(0).sum(dim, keepdim=True) if p == 0 else self.abs().pow(p).sum(dim, keepdim=True).pow(1 / p)
-    return self / den.maximum(eps)
+    return _call("tg_tensor_normalize", self._h, Tensor._const(p)._h, dim, float(eps))
   def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan=False) -> Tensor:
-    other = self._ufix(other)
-    is_finite_close = self.isfinite() & other.isfinite() & ((self - other).abs() <= atol + rtol * other.abs())
-    is_infinite_close = (self.isinf() | other.isinf()) & self.eq(other)
-    is_nan_close = (self.isnan() & other.isnan()) & equal_nan
-    return is_finite_close | is_infinite_close | is_nan_close
+    return _call("tg_tensor_isclose", self._h, self._ufix(other)._h, float(rtol), float(atol), int(bool(equal_nan)))
   def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan=False) -> Tensor:
-    return self.isclose(other, rtol=rtol, atol=atol, equal_nan=equal_nan).all()
-  def var_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]:
-    return self.var(axis, keepdim, correction), self.mean(axis, keepdim)
-  def std_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]:
-    return self.std(axis, keepdim, correction), self.mean(axis, keepdim)
+    return _call("tg_tensor_allclose", self._h, self._ufix(other)._h, float(rtol), float(atol), int(bool(equal_nan)))
+  def _var_mean(self, axis, keepdim, correction, std: int) -> tuple[Tensor, Tensor]:
+    axes = None if axis is None else _argfix(axis)
+    return _calln("tg_tensor_var_mean", 2, self._h, _ints(axes) if axes is not None else ffi.NULL, len(axes or ()), int(keepdim), float(correction), std)
+  def var_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]: return self._var_mean(axis, keepdim, correction, 0)
+  def std_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]: return self._var_mean(axis, keepdim, correction, 1)
   def empty_like(self, dtype: DTypeLike | None = None, device: str | None = None) -> Tensor:
     return Tensor.empty(*self.shape, dtype=dtype if dtype is not None else strong_dtype(self.dtype), device=device or self.device)
   def binary_crossentropy(self, Y: Tensor, reduction: str = "mean") -> Tensor:
-    return (-Y * self.log() - (1 - Y) * (1 - self).log())._do_reduction(reduction)
+    return _call("tg_tensor_binary_crossentropy", self._h, Y._h, _reduction(reduction))
   def binary_crossentropy_logits(self, Y: Tensor, reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
-    log_p, log_1_minus_p = self.logsigmoid(), (-self).logsigmoid()
-    return (-((1 if pos_weight is None else pos_weight) * Y * log_p + (1 - Y) * log_1_minus_p))._do_reduction(reduction)
+    return _call("tg_tensor_binary_crossentropy_logits", self._h, Y._h, _reduction(reduction), _opt(pos_weight))
+  def nll_loss(self, Y: Tensor, weight: Tensor | None = None, ignore_index: int | None = None, reduction: str = "mean") -> Tensor:
+    ii = ffi.new("int64_t *", ignore_index) if ignore_index is not None else ffi.NULL
+    return _call("tg_tensor_nll_loss", self._h, Y._h, _opt(weight), ii, _reduction(reduction))
   def scaled_dot_product_attention(self, key: Tensor, value: Tensor, attn_mask: Tensor | None = None, dropout_p: float = 0.0,
                                    is_causal: bool = False, enable_gqa: bool = False) -> Tensor:
-    if enable_gqa:
-      key = key.repeat_interleave(int(self.shape[-3] // key.shape[-3]), dim=-3)
-      value = value.repeat_interleave(int(self.shape[-3] // value.shape[-3]), dim=-3)
-    qk = self.matmul(key.transpose(-2, -1), dtype=least_upper_dtype(self.dtype, key.dtype, dtypes.float32)) / math.sqrt(self.shape[-1])
-    if is_causal:
-      if attn_mask is not None: raise RuntimeError("cannot set attn_mask when is_causal=True")
-      attn_mask = qk.const_like(True, dtypes.bool).tril()
-    if attn_mask is not None:
-      if attn_mask.dtype == dtypes.bool: attn_mask = attn_mask.where(0, -float("inf"))
-      qk = qk + attn_mask
-    return qk.cast(self.dtype).softmax(-1).dropout(dropout_p) @ value
+    return _call("tg_tensor_scaled_dot_product_attention", self._h, key._h, value._h, _opt(attn_mask), float(dropout_p), int(bool(is_causal)),
+                 int(bool(enable_gqa)), int(bool(Tensor.training)))
   def interpolate(self, size, mode: str = "linear", align_corners: bool = False) -> Tensor:
-    assert isinstance(size, (tuple, list)) and all(isinstance(s, int) for s in size) and 0 < len(size) <= self.ndim, f"invalid {size=}"
-    assert mode in ("linear", "nearest", "nearest-exact"), "only supports linear, nearest or nearest-exact interpolate"
-    assert not (align_corners and mode != "linear"), "align_corners option can only be set with the interpolating mode linear"
-    x, expand = self, list(self.shape)
-    for i in range(-1, -len(size) - 1, -1):
-      in_sz, reshape = int(self.shape[i]), [1] * self.ndim
-      reshape[i] = expand[i] = size[i]
-      if mode == "linear":
-        arr = Tensor.arange(size[i])
-        num, den = (arr * (in_sz - 1), size[i] - 1) if align_corners else ((arr * 2 + 1) * in_sz - size[i], size[i] * 2)
-        num = num.clip(0, (in_sz - 1) * den)
-        low, high, perc = [y.reshape(reshape).expand(expand) for y in (num // den, (num + den - 1) // den, (num % den).cast(dtypes.float32) / den)]
-        x = x.gather(i, low).lerp(x.gather(i, high), perc)
-      else:
-        scale, arr = in_sz / size[i], Tensor.arange(size[i], dtype=dtypes.float32)
-        index = (scale * (arr + 0.5) if mode == "nearest-exact" else scale * arr).cast(dtypes.int32).reshape(reshape).expand(expand)
-        x = x.gather(i, index)
-    return x.cast(self.dtype)
+    assert isinstance(size, (tuple, list)) and all(isinstance(s, int) for s in size), f"invalid {size=}"
+    return _call("tg_tensor_interpolate", self._h, _ints(size), len(size), _INTERP.get(mode, 255), int(bool(align_corners)))
 
-  def logcumsumexp(self, axis=0) -> Tensor:
-    if self.ndim == 0: return self
-    x = self.transpose(axis, -1)
-    n = x.shape[-1]
-    x_cummax = x.cummax(-1)[0].detach()
-    mask = Tensor.ones(n, n, buffer=False, dtype=dtypes.bool).tril()
-    ret = mask.where(x.unsqueeze(-2) - x_cummax.unsqueeze(-1), self.dtype.min).exp().sum(-1).log() + x_cummax
-    return ret.transpose(-1, axis)
+  def logcumsumexp(self, axis=0) -> Tensor: return _call("tg_tensor_logcumsumexp", self._h, axis)
   def masked_select(self, mask: Tensor, size: int | None = None, fill_value=0) -> Tensor:
-    if not dtypes.is_bool(mask.dtype): raise RuntimeError(f"masked_select expects bool mask tensor, got {mask.dtype}")
-    x, mask = self.flatten(), mask.expand(self.shape).flatten() if mask.shape != self.shape else mask.flatten()
-    mask_cumsum = mask.cumsum()
-    if size is None:
-      counts = Tensor.zeros(mask_cumsum[-1].item() if mask.numel() else 0, dtype=dtypes.int32, buffer=False)
-      return x[counts.scatter(0, mask_cumsum, 1, reduce="add").cumsum()]
-    counts = Tensor.zeros(size, dtype=dtypes.int32, buffer=False).scatter(0, mask_cumsum, 1, reduce="add")
-    return (Tensor.arange(size) < mask.sum()).where(x[counts.cumsum()], fill_value).cast(self.dtype)
+    return _call("tg_tensor_masked_select", self._h, mask._h, ffi.new("int64_t *", size) if size is not None else ffi.NULL, Tensor._const(fill_value)._h)
   def nonzero(self, size: int | None = None, fill_value=0) -> Tensor:
-    if self.ndim == 0:
-      return Tensor.zeros(size if size is not None else int(self.ne(0).item()), 0, dtype=dtypes.int32, device=self.device)
-    mask = self.ne(0).flatten()
-    indices = Tensor.stack(*[Tensor.arange(s).reshape(*[1] * i, s, *[1] * (self.ndim - i - 1)).expand(self.shape).flatten()
-                             for i, s in enumerate(self.shape)], dim=-1)
-    return indices.masked_select(mask.unsqueeze(-1).expand(*mask.shape, self.ndim),
-                                 size=size * self.ndim if size is not None else None, fill_value=fill_value).reshape(-1, self.ndim)
+    return _call("tg_tensor_nonzero", self._h, ffi.new("int64_t *", size) if size is not None else ffi.NULL, Tensor._const(fill_value)._h)
   @staticmethod
   def randperm(n: int, device=None, dtype=dtypes.int32, **kwargs) -> Tensor:
     return Tensor.rand(n, device=device, **kwargs).argsort().cast(dtype)
@@ -521,36 +465,15 @@ class Tensor:
   @staticmethod
   def einsum(formula: str, *operands, dtype: DTypeLike | None = None) -> Tensor:
     """Einstein summation as tinygrad 0.14.0 evaluates it (traces, ellipsis, implicit output)."""
-    import string
-    xs, formula = list(_argfix(*operands)), formula.replace(" ", "")
-    if "..." in formula:
-      ell, lhs = "".join(c for c in string.ascii_letters if c not in formula), (formula.split("->") + [""])[0]
-      ell_n = [max(0, x.ndim - len(s) + 3) if "..." in s else 0 for s, x in zip(lhs.split(","), xs)]
-      inputs = lhs.split(",")
-      for i, (s, x) in enumerate(zip(inputs, xs)): inputs[i] = s.replace("...", ell[max(ell_n) - ell_n[i]:max(ell_n)])
-      lhs, auto = ",".join(inputs), "".join(sorted(c for c in lhs if lhs.count(c) == 1 and c.isalpha() and c not in ell))
-      formula = f"{lhs}->{formula.split('->')[1].replace('...', ell[:max(ell_n)]) if '->' in formula else ell[:max(ell_n)] + auto}"
-    lhs, rhs = formula.split("->") if "->" in formula else (formula, "".join(sorted(c for c in formula if formula.count(c) == 1 and c.isalpha())))
-    inputs = lhs.split(",")
-    if len(xs) != len(inputs): raise ValueError(f"number of operands doesn't match, expected {len(inputs)}, got {len(xs)}")
-    for i, (s, x) in enumerate(zip(inputs, xs)):
-      for c in set(s):
-        while s.count(c) > 1:
-          j, k, n = s.index(c), s.index(c, s.index(c) + 1), x.shape[s.index(c)]
-          perm = [d for d in range(x.ndim) if d not in (j, k)] + [j, k]
-          x = x.permute(perm).flatten(-2).pad(((0, 0),) * (x.ndim - 2) + ((0, n),)).unflatten(-1, (n, n + 1))[..., 0] if x.ndim > 2 else x.diagonal()
-          s = s[:k] + s[k + 1:]
-      inputs[i], xs[i] = s, x
-    sz: dict = {}
-    for s, x in zip(inputs, xs):
-      for c, d in zip(s, x.shape):
-        if sz.setdefault(c, d) != d: raise ValueError(f"size mismatch for {c!r}: {sz[c]} != {d}")
-    alpha = sorted(sz)
-    xs = [x.permute(*[s.index(c) for c in sorted(s)]).reshape([sz[c] if c in s else 1 for c in alpha]) if s else x for s, x in zip(inputs, xs)]
-    prod = xs[0]
-    for x in xs[1:]: prod = prod * x
-    order = sorted(range(len(rhs)), key=lambda i: rhs[i])
-    return prod.sum([i for i, c in enumerate(alpha) if c not in rhs], dtype=dtype).permute(sorted(range(len(order)), key=lambda i: order[i]))
+    xs = _argfix(*operands)
+    return _call("tg_tensor_einsum", formula.encode(), ffi.new("tg_tensor *[]", [x._h for x in xs] or 1), len(xs), _dt(dtype))
+
+  # ---------------- linear algebra (tinygrad's "matrix ops", unrolled into the graph in libtgc) ----------------
+
+  def qr(self) -> tuple[Tensor, Tensor]: return _calln("tg_tensor_qr", 2, self._h)
+  def svd(self, full_matrices=True) -> tuple[Tensor, Tensor, Tensor]: return _calln("tg_tensor_svd", 3, self._h, int(bool(full_matrices)))
+  def newton_schulz(self, steps: int, params: tuple[int, ...], eps: float = 1.0e-7) -> Tensor:
+    return _call("tg_tensor_newton_schulz", self._h, steps, ffi.new("double[]", [float(p) for p in params] or [0.0]), len(params), float(eps))
 
   # ---------------- random (tinygrad's threefry counter-based generator, bit for bit) ----------------
 
@@ -743,12 +666,9 @@ class Tensor:
   def where(self, x, y) -> Tensor:
     return _call("tg_tensor_where", self._h, self._ufix(x)._h, self._ufix(y)._h)
   def isinf(self, detect_positive: bool = True, detect_negative: bool = True) -> Tensor:
-    if detect_positive and detect_negative: return self._unary("ISINF")
-    return self.eq(float("inf")) * detect_positive + self.eq(float("-inf")) * detect_negative
+    return _call("tg_tensor_isinf", self._h, int(bool(detect_positive)), int(bool(detect_negative)))
   def clamp(self, min_=None, max_=None) -> Tensor:
-    if min_ is None and max_ is None: raise RuntimeError("at least one of 'min_' or 'max_' must not be None")
-    ret = (self < min_).where(min_, self) if min_ is not None else self
-    return (ret > max_).where(max_, ret) if max_ is not None else ret
+    return _call("tg_tensor_clamp", self._h, *[self._ufix(v)._h if v is not None else ffi.NULL for v in (min_, max_)])
   def clip(self, min_=None, max_=None) -> Tensor: return self.clamp(min_, max_)
 
   # ---------------- movement ----------------
@@ -882,6 +802,12 @@ class Tensor:
     idx, out = ffi.new("tg_tensor **"), ffi.new("tg_tensor **")
     _check(lib().tg_tensor_max_pool2d(self._h, _ints(k), len(k), p, idx, out))
     return Tensor._wrap(out[0]), Tensor._wrap(idx[0])
+  def max_unpool2d(self, indices: Tensor, kernel_size=(2, 2), stride=None, dilation=1, padding=0, output_size=None) -> Tensor:
+    ns = max(self.ndim - 2, 0)
+    k = (kernel_size,) * ns if isinstance(kernel_size, int) else tuple(kernel_size)
+    p, _keep = _conv_params(ns, 1, stride, dilation, padding)
+    osz = None if output_size is None else tuple(output_size)
+    return _call("tg_tensor_max_unpool2d", self._h, indices._h, _ints(k), len(k), p, _ints(osz) if osz is not None else ffi.NULL, len(osz or ()))
 
 def _conv_params(n: int, groups=1, stride=None, dilation=1, padding=0, output_padding=None, ceil_mode=False, count_include_pad=True,
                  dtype=None):

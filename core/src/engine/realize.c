@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codegen/codegen.h"
@@ -300,8 +301,21 @@ static tg_status run_kernel(tg_uop *call) {
       global[d] = (uint32_t)(cg->global_size[d] > 0 ? cg->global_size[d] : 1);
       local[d] = (uint32_t)(cg->local_size[d] > 0 ? cg->local_size[d] : 1);
     }
+    int dbg = tg_getenv_int("DEBUG", 0);
+    struct timespec t0, t1;
+    if (dbg >= 2) clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!st) st = tg_program_launch(pe->handle, ordered, cg->n_globals, NULL, 0, global, local);
     if (!st) __atomic_add_fetch(&n_kernels, 1, __ATOMIC_RELAXED);
+    if (!st && dbg >= 2) { /* tinygrad's DEBUG=2 line: each kernel waited for and timed */
+      st = tg_device_synchronize(pe->dev);
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+      const char *dn = "?";
+      (void)tg_device_name(pe->dev, &dn);
+      fprintf(stderr, "*** %-8s %6lu %-40s arg %3zu global (%lld,%lld,%lld) local (%lld,%lld,%lld) tm %10.2fus\n", dn,
+              (unsigned long)n_kernels, cg->name, cg->n_globals, (long long)cg->global_size[0], (long long)cg->global_size[1],
+              (long long)cg->global_size[2], (long long)cg->local_size[0], (long long)cg->local_size[1], (long long)cg->local_size[2], us);
+    }
     free(ordered);
   }
   free(bufs);

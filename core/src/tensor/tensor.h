@@ -238,6 +238,39 @@ tg_tv tgt_var(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, int keepdim,
 tg_tv tgt_layernorm(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, double eps);
 tg_tv tgt_sparse_ce(tgt_scope *S, tg_tv x, tg_tv Y, int64_t ignore_index, double label_smoothing, int reduction);
 tg_tv tgt_cross_entropy(tgt_scope *S, tg_tv x, tg_tv Y, int reduction, double label_smoothing);
+tg_tv tgt_do_reduction(tgt_scope *S, tg_tv x, int reduction); /* _do_reduction: TG_REDUCTION_NONE/MEAN/SUM */
+int tgt_check_reduction(tgt_scope *S, int reduction);           /* -1 (failing the scope) unless a tg_reduction */
+
+/* ---------------- functional nn and processing (functional.c: mixin/op.py, mixin/elementwise.py, mixin/rand.py) ----------------
+** Optional operands (weight, bias, pos_weight, attn_mask, clamp's bounds) are TGT_NONE when absent. */
+
+tg_tv tgt_normalize(tgt_scope *S, tg_tv x, tgt_py p, int64_t dim, double eps);
+tg_tv tgt_isclose(tgt_scope *S, tg_tv x, tg_tv other, double rtol, double atol, int equal_nan);
+tg_tv tgt_lerp(tgt_scope *S, tg_tv x, tg_tv end, tg_tv weight); /* weight: a tensor or a Python scalar */
+tg_tv tgt_clamp(tgt_scope *S, tg_tv x, tg_tv lo, tg_tv hi);
+tg_tv tgt_isinf(tgt_scope *S, tg_tv x, int detect_positive, int detect_negative);
+tg_tv tgt_linear(tgt_scope *S, tg_tv x, tg_tv w, tg_tv b, int dtype); /* dtype TG_DTYPE_NONE: no casts */
+tg_tv tgt_batchnorm(tgt_scope *S, tg_tv x, tg_tv w, tg_tv b, tg_tv mean, tg_tv invstd, const int64_t *axes, size_t n);
+tg_tv tgt_dropout(tgt_scope *S, tg_tv x, double p, int training);
+tg_tv tgt_sdpa(tgt_scope *S, tg_tv q, tg_tv k, tg_tv v, tg_tv mask, double dropout_p, int is_causal, int enable_gqa, int training);
+tg_tv tgt_interpolate(tgt_scope *S, tg_tv x, const int64_t *size, size_t n, int mode, int align_corners);
+tg_tv tgt_max_unpool2d(tgt_scope *S, tg_tv x, tg_tv indices, const int64_t *k, size_t nk, const tg_conv_params *p,
+                       const int64_t *out_size, size_t nout); /* out_size NULL: derived from k and p */
+tg_tv tgt_embedding(tgt_scope *S, tg_tv weight, tg_tv idx);
+tg_tv tgt_bce(tgt_scope *S, tg_tv x, tg_tv Y, int reduction);
+tg_tv tgt_bce_logits(tgt_scope *S, tg_tv x, tg_tv Y, int reduction, tg_tv pos_weight);
+tg_tv tgt_nll_loss(tgt_scope *S, tg_tv x, tg_tv Y, tg_tv weight, const int64_t *ignore_index, int reduction);
+tg_tv tgt_logcumsumexp(tgt_scope *S, tg_tv x, int64_t axis);
+/* size NULL: as many as selected (realizes the count, as tinygrad's .item() does) */
+tg_tv tgt_masked_select(tgt_scope *S, tg_tv x, tg_tv mask, const int64_t *size, tgt_py fill);
+tg_tv tgt_nonzero(tgt_scope *S, tg_tv x, const int64_t *size, tgt_py fill);
+tg_tv tgt_diagonal(tgt_scope *S, tg_tv x, int64_t offset, int64_t dim1, int64_t dim2);
+tg_tv tgt_einsum(tgt_scope *S, const char *formula, const tg_tv *ops, size_t n, int dtype);
+
+/* linalg.c: mixin/op.py's matrix ops. qr/svd return 0, or -1 with the scope failed. */
+int tgt_qr(tgt_scope *S, tg_tv x, tg_tv *Q, tg_tv *R);
+int tgt_svd(tgt_scope *S, tg_tv x, int full_matrices, tg_tv *U, tg_tv *Sv, tg_tv *Vt);
+tg_tv tgt_newton_schulz(tgt_scope *S, tg_tv x, int64_t steps, const double *params, size_t n, double eps);
 
 /* activation.c: tinygrad's elementwise compositions; p: the op's parameters (see tg_activation in tg.h) */
 tg_tv tgt_activation(tgt_scope *S, int op, tg_tv x, const double *p);
