@@ -656,8 +656,7 @@ TG_API tg_status tg_tensor_unsqueeze(tg_tensor *x, int64_t dim, tg_tensor **out)
 TG_API tg_status tg_tensor_transpose(tg_tensor *x, int64_t dim0, int64_t dim1, tg_tensor **out);
 
 /* x.repeat(repeats): x tiled repeats[i] times along dim i (n >= x's ndim; extra leading dims are new). Returns a new
-** reference. TG_ERR_SHAPE when n is less than x's ndim (tinygrad's reshape error); TG_ERR_INVALID_ARGUMENT for a
-** negative repeat. */
+** reference. TG_ERR_SHAPE when n is less than x's ndim or a repeat is negative (tinygrad's reshape errors). */
 TG_API tg_status tg_tensor_repeat(tg_tensor *x, const int64_t *repeats, size_t n, tg_tensor **out);
 
 /* x.repeat_interleave(repeats, dim): every element repeated along dim (dim NULL: of the flattened x). Returns a new

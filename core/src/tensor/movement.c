@@ -239,7 +239,8 @@ tg_tv tgt_shrink_to(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n) {
 tg_tv tgt_pad_to(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n) {
   tgt_shape s;
   if (tgt_shape_of(S, x, &s)) return TGT_NONE;
-  if (s.n != n) return tgt_fail(S, TG_ERR_SHAPE, "pad_to: %zu dims for a shape of %u", n, s.n);
+  if (s.n != n) /* zip(self.shape, shape, strict=True) */
+    return tgt_fail(S, TG_ERR_SHAPE, "zip() argument 2 is %s than argument 1", n < s.n ? "shorter" : "longer");
   int64_t off[TGT_MAXD] = {0}, sz[TGT_MAXD];
   for (size_t i = 0; i < n; i++) sz[i] = shape[i] == TGT_NONE_DIM ? s.d[i] : shape[i];
   return unless_same(S, x, mop_pairs(S, x, TG_OP_PAD, off, sz, n));
@@ -951,8 +952,6 @@ TG_API tg_status tg_tensor_pad_to(tg_tensor *x, const int64_t *shape, size_t ndi
 TG_API tg_status tg_tensor_repeat(tg_tensor *x, const int64_t *repeats, size_t n, tg_tensor **out) {
   ONE_X("tg_tensor_repeat");
   if ((st_ = tgt_check_vals(repeats, n, 1, "tg_tensor_repeat", "repeats"))) return st_;
-  for (size_t i = 0; i < n; i++)
-    if (repeats[i] < 0) return tg_err(TG_ERR_INVALID_ARGUMENT, "repeat: negative repeat %lld", (long long)repeats[i]);
   return tgt_finish_public(&S, tgt_repeat(&S, a, repeats, n), out);
 }
 
