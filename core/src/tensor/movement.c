@@ -133,6 +133,10 @@ tg_tv tgt_transpose(tgt_scope *S, tg_tv x, int64_t d0, int64_t d1) {
 tg_tv tgt_broadcast_to(tgt_scope *S, tg_tv x, const int64_t *ns, size_t nn) {
   tgt_shape s;
   if (tgt_shape_of(S, x, &s)) return TGT_NONE;
+  /* tinygrad builds an EXPAND to a negative size and raises this only when it realizes one; refusing it here keeps
+  ** every built graph realizable */
+  for (size_t i = 0; i < nn; i++)
+    if (ns[i] < 0) return tgt_fail(S, TG_ERR_SHAPE, "shape can't contain negative numbers %s", SHAPE_STR(ns, nn));
   if (same_shape(&s, ns, nn)) return x;
   if (s.n > nn)
     return tgt_fail(S, TG_ERR_SHAPE, "cannot broadcast tensor to fewer dimensions. shape=%s to new_shape=%s", SHAPE_STR(s.d, s.n),
@@ -142,7 +146,7 @@ tg_tv tgt_broadcast_to(tgt_scope *S, tg_tv x, const int64_t *ns, size_t nn) {
     if (s.d[i] != ns[nl + i] && s.d[i] != 1)
       return tgt_fail(S, TG_ERR_SHAPE, "cannot broadcast %s to new_shape=%s", SHAPE_STR(s.d, s.n), SHAPE_STR(ns, nn));
   /* EXPAND only adds dims on the left: squeeze the 1s that expand, EXPAND on the left, permute back */
-  int64_t at[TGT_MAXD], kshape[TGT_MAXD], eshape[TGT_MAXD] = {0}, perm[TGT_MAXD], pos[TGT_MAXD];
+  int64_t at[TGT_MAXD], kshape[TGT_MAXD] = {0}, eshape[TGT_MAXD] = {0}, perm[TGT_MAXD], pos[TGT_MAXD];
   size_t nat = 0, nkept = 0;
   for (size_t i = 0; i < s.n; i++) {
     if (s.d[i] == 1 && ns[nl + i] != 1) pos[i] = (int64_t)nat, at[nat++] = (int64_t)i;
@@ -280,7 +284,8 @@ tg_tv tgt_repeat(tgt_scope *S, tg_tv x, const int64_t *repeats, size_t n) {
     int64_t b = i + s.n >= m ? s.d[i + s.n - m] : 1, r = repeats[i];
     if (r != 1) unsq[nu] = 1, exp[nu++] = r;
     unsq[nu] = b, exp[nu++] = b;
-    fin[i] = r * b;
+    if (__builtin_mul_overflow(r, b, &fin[i]))
+      return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "repeat: %lld * %lld overflows int64", (long long)r, (long long)b);
   }
   return tgt_reshape(S, tgt_expand(S, tgt_reshape(S, x, unsq, nu), exp, nu), fin, n);
 }
@@ -509,6 +514,7 @@ int64_t *tgt_split_sizes(tgt_scope *S, tg_tv x, int64_t size, const int64_t *siz
   int64_t dsz = s.d[*dim], step = size > 1 ? size : 1, span = dsz > 1 ? dsz : 1;
   /* [min(size, dim_sz - i) for i in range(0, max(1, dim_sz), max(1, size))] */
   size_t cnt = sizes ? nsizes : (size_t)tgt_ceildiv(span, step);
+  if (cnt > ((size_t)1 << 24)) return tgt_fail(S, TG_ERR_UNSUPPORTED, "split: %zu pieces (at most 2**24)", cnt), NULL;
   int64_t *v = malloc((cnt ? cnt : 1) * sizeof *v);
   if (!v) return tgt_fail(S, TG_ERR_OUT_OF_MEMORY, "split: out of memory"), NULL;
   __int128 sum = 0;
@@ -545,8 +551,13 @@ static tg_status split_public(tg_tensor *x, int64_t size, const int64_t *sizes, 
   if (!r) return free(v), tgt_scope_end(&S), tg_err(TG_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
   int64_t off = 0;
   for (size_t i = 0; i < n && !S.st; i++) {
+    int64_t end;
+    if (__builtin_add_overflow(off, v[i], &end)) {
+      tgt_fail(&S, TG_ERR_OUT_OF_RANGE, "split: the sizes' running sum overflows int64");
+      break;
+    }
     r[i] = tgt_split_at(&S, a, dim, off, v[i]);
-    off += v[i];
+    off = end;
   }
   st = tgt_finish_many(&S, r, n, outs);
   free(r), free(v);
@@ -585,7 +596,7 @@ tg_tv tgt_diag(tgt_scope *S, tg_tv x) {
   tgt_shape s;
   if (tgt_shape_of(S, x, &s)) return TGT_NONE;
   if (s.n != 1) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "expect input to be 1-D, getting %u-D", s.n);
-  int64_t n = s.d[0], nn, to[2] = {TGT_NONE_DIM, 1 + n};
+  int64_t n = s.d[0], nn, to[2] = {TGT_NONE_DIM, n < INT64_MAX ? 1 + n : n};
   if (__builtin_mul_overflow(n, n, &nn)) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "diag: %lld squared overflows int64", (long long)n);
   /* unsqueeze(-1).pad_to((None, 1+n)).flatten().shrink_to((n*n,)).reshape(n, n) */
   tg_tv r = tgt_flatten(S, tgt_pad_to(S, tgt_unsqueeze(S, x, -1), to, 2), 0, -1);
@@ -637,8 +648,9 @@ tg_tv tgt_roll(tgt_scope *S, tg_tv x, const int64_t *shifts, size_t ns, const in
     if (s.d[i] == 0) return x;
   for (size_t i = 0; i < s.n; i++) rep[i] = 1, b[i][0] = 0, b[i][1] = s.d[i];
   for (size_t i = 0; i < nd; i++) {
-    if (d[i] >= (int64_t)s.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range"); /* self.shape[d] of a 0-d x */
+    if (d[i] < 0 || d[i] >= (int64_t)s.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range"); /* self.shape[d] of a 0-d x */
     int64_t n = s.d[d[i]], delta = n - (shifts[i] - tgt_floordiv(shifts[i], n) * n); /* shape[d] - shift % shape[d] */
+    if (n > INT64_MAX / 2) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "roll: a dim of %lld is too large to repeat", (long long)n);
     rep[d[i]] = 2, b[d[i]][0] = delta, b[d[i]][1] = delta + n;
   }
   return tgt_shrink(S, tgt_repeat(S, x, rep, s.n), (const int64_t(*)[2])b, s.n);
@@ -649,7 +661,7 @@ tg_tv tgt_repeat_interleave(tgt_scope *S, tg_tv x, int64_t repeats, const int64_
   int64_t d = 0, a[TGT_MAXD], b[TGT_MAXD], c[TGT_MAXD];
   if (!dim) x = tgt_flatten(S, x, 0, -1);
   if (tgt_shape_of(S, x, &s) || (dim && tgt_resolve_dim(S, *dim, s.n, 0, &d))) return TGT_NONE;
-  if (d >= (int64_t)s.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range"); /* shp[dim] of a 0-d x */
+  if (d < 0 || d >= (int64_t)s.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range"); /* shp[dim] of a 0-d x */
   if (s.n + 1 > TGT_MAXD) return tgt_fail(S, TG_ERR_UNSUPPORTED, "a tensor has at most %d dims", TGT_MAXD);
   /* reshape(*shp[:dim+1], 1, *shp[dim+1:]).expand(*shp[:dim+1], repeats, *shp[dim+1:]).reshape(.., shp[dim]*repeats, ..) */
   size_t k = 0;
