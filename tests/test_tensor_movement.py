@@ -66,6 +66,7 @@ GRAPHS = {
  "diagonal_neg": lambda T, d: T.empty(4, 3, 5).diagonal(-2, 2, 0),
  "roll_dup": lambda T, d: T.empty(3, 4).roll((1, 2), (0, 0)),
  "repeat_interleave0d": lambda T, d: T.empty().repeat_interleave(3),
+ "threefry": lambda T, d: T.empty(4, dtype=d.uint64).threefry(T.empty(4, dtype=d.uint64)),
 }
 
 @pytest.mark.parametrize("name", list(GRAPHS))
@@ -217,6 +218,11 @@ def test_dropout_equals_tinygrads_in_training():
   for g, w in zip(got, want): np.testing.assert_array_equal(g, w)
   np.testing.assert_array_equal(tgc.Tensor(x).dropout(0.3).numpy(), x)  # not training: the input itself
   helper_graph(lambda T, d: T.empty(3, 4).dropout(0.0))
+
+def test_max_shape_and_numel():
+  for lib in (tg, tgc):
+    t = lib.Tensor.empty(2, 3, 4)
+    assert t.max_shape == (2, 3, 4) and t.max_numel() == 24
 
 def test_split_chunk_counts_and_empty_dims():
   for fn in (lambda T: T.empty(0, 3).chunk(4), lambda T: T.empty(0, 3).split(2), lambda T: T.empty(7, 2).chunk(3), lambda T: T.empty(6).split(6), lambda T: T.empty(0).split([])):

@@ -211,6 +211,9 @@ class Tensor:
   @property
   def ndim(self) -> int: return len(self.shape)
   def numel(self) -> int: return math.prod(self.shape)
+  @property
+  def max_shape(self) -> tuple[int, ...]: return self.shape  # shapes are concrete: no symbolic dims to bound
+  def max_numel(self) -> int: return self.numel()
   def size(self, dim: int | None = None): return self.shape if dim is None else self.shape[dim]
   def element_size(self) -> int:
     if self.dtype in dtypes.weaks: raise RuntimeError(f"element_size requires a concrete dtype, got {self.dtype}")
@@ -723,6 +726,7 @@ class Tensor:
   def div(self, x, reverse: bool = False, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode not in (None, "trunc", "floor"): raise RuntimeError(f"{rounding_mode=} is not supported")
     return self._binary({None: "DIV", "trunc": "TRUNCDIV", "floor": "FLOORDIV"}[rounding_mode], x, reverse)
+  def threefry(self, seed) -> Tensor: return self._binary("THREEFRY", seed)
   def where(self, x, y) -> Tensor:
     return _call("tg_tensor_where", self._h, self._ufix(x)._h, self._ufix(y)._h)
   def isinf(self, detect_positive: bool = True, detect_negative: bool = True) -> Tensor:
