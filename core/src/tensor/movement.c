@@ -519,7 +519,7 @@ int64_t *tgt_split_sizes(tgt_scope *S, tg_tv x, int64_t size, const int64_t *siz
   if (!v) return tgt_fail(S, TG_ERR_OUT_OF_MEMORY, "split: out of memory"), NULL;
   __int128 sum = 0;
   for (size_t i = 0; i < cnt; i++) {
-    int64_t rest = dsz - (int64_t)i * step;
+    int64_t rest = sizes ? 0 : dsz - (int64_t)i * step; /* i * step < max(1, dim_sz) in the int form */
     v[i] = sizes ? sizes[i] : size < rest ? size : rest;
     sum += v[i];
   }

@@ -124,7 +124,10 @@ static tg_tv rand_draw(tgt_scope *S, const int64_t *shape, size_t ndim, int dtyp
   }
   if (!dev) return tgt_fail(S, TG_ERR_OUT_OF_MEMORY, "rand: out of memory");
   int isz = tg_dt_itemsize((tg_dtype)dtype);
-  int64_t words = (numel * isz + 3) / 4;
+  int64_t bytes;
+  if (__builtin_mul_overflow(numel, (int64_t)isz, &bytes) || bytes > INT64_MAX - 3)
+    return tgt_fail(S, TG_ERR_UNSUPPORTED, "rand: %lld elements of %d bytes in one draw", (long long)numel, isz);
+  int64_t words = (bytes + 3) / 4;
   pthread_mutex_lock(&rng_mu);
   tg_tv key = TGT_NONE, ctr = TGT_NONE;
   tg_status st = next_counter(S, dev, (uint64_t)words, &key, &ctr);
