@@ -15,6 +15,15 @@ import pytest
 tinygrad = pytest.importorskip("tinygrad", reason="tinygrad==0.14.0 (the reference for output dtypes) is in the test extra")
 import tgc
 from tgc import Tensor, dtypes
+from conftest import TEST_DEV, unsupported_reason
+
+# DEV=WEBGPU: the default device's ALU. Without FDIV (WGSL) a / b is a * (1/b), as tinygrad lowers it, one more rounding;
+# its half arithmetic is native (the CPU computes half in float); and WGSL leaves exp2/log2 outside their finite domain
+# (NaN, +-inf, log2(0)) to the driver, so pow is compared where its operands and result are finite. On CPU nothing changes.
+_ALU = set(tgc.Device[TEST_DEV].caps["alu_ops"])
+DEV_DTYPES = None if TEST_DEV == "CPU" else set(tgc.Device[TEST_DEV].caps["dtypes"])
+NO_FDIV, NATIVE_HALF, WGSL = "FDIV" not in _ALU, TEST_DEV != "CPU", tgc.Device[TEST_DEV].caps["dialect"] == "wgsl"
+def on_device(names): return [n for n in names if DEV_DTYPES is None or not unsupported_reason([n])]
 
 # ---------------- dtypes ----------------
 
@@ -258,6 +267,8 @@ def _np_scalar(s, name): return rnd(name)(np.array(s, np.float64)) if name in FL
 @pytest.mark.parametrize("op,name", BINARY_CASES, ids=[f"{o}-{d}" for o, d in BINARY_CASES])
 def test_binary(op, name):
   fn, ref, _, kind, profile, reflected = BINARY[op]
+  if op == "truediv" and NO_FDIV: kind = "close"
+  if op in ("mod", "fmod") and name == "float16" and NATIVE_HALF: kind = "trans"
   rng = seeded("binary", op, name)
   v = lambda *shape, prof=profile: values(name, shape, rng, prof)
   a, b = all_pairs(name, rng, profile)
@@ -295,6 +306,9 @@ def test_binary(op, name):
       M = R if out_name(tg_out) == "bfloat16" else lambda z: z
       x, y = (z.astype(np.float32) if z.dtype == np.float16 else z for z in (np.asarray(x), np.asarray(y)))
       want = np.broadcast_to(R(ref(x, y, R, M)), got.shape)
+      if op == "pow" and WGSL:
+        ok = np.broadcast_to(np.isfinite(x) & np.isfinite(y) & (x != 0), got.shape) & np.isfinite(want)
+        got, want = Tensor(got.numpy()[ok]), want[ok]
       check(got, want, out_name(tg_out),
             kind if out_name(tg_out) in FLOATS else "exact", f"{op} {name} {what}")
 
@@ -406,12 +420,12 @@ def _cast_ref(x, src, dst):
 def test_cast(src):
   rng = seeded("cast", src)
   cases = []
-  for i, dst in enumerate(ALL):
+  for i, dst in enumerate(on_device(ALL)):
     x = _cast_input(src, dst, (6, 16), rng)
     # every other pair reads a flipped, shrunk view of the buffer (no vector loads); the rest read it whole
     cases.append((dst, x if i % 2 == 0 else x[::-1, 2:14], (lambda t: t) if i % 2 == 0 else (lambda t: t.flip(0).shrink(((0, 6), (2, 14)))), x))
   empty = tensor(values(src, (0, 5), rng), src)
-  outs = [view(tensor(base, src)).cast(dst) for dst, _, view, base in cases] + [empty.cast(dst) for dst in ALL]
+  outs = [view(tensor(base, src)).cast(dst) for dst, _, view, base in cases] + [empty.cast(dst) for dst in on_device(ALL)]
   outs[0].realize(*outs[1:])
   for (dst, x, _, _), got in zip(cases, outs):
     assert got.dtype.name == tg_dtype(dst).name
@@ -420,7 +434,7 @@ def test_cast(src):
     # into float16/bfloat16 from a wider type C may round twice (through float): one unit in the last place allowed
     kind = "close" if dst in ("float16", "bfloat16") and src not in ("bool", "int8", "uint8", "float16", "bfloat16", "float32") else "exact"
     check(got, want, dst, kind, f"cast {src} -> {dst}")
-  for dst, got in zip(ALL, outs[len(cases):]): assert got.numpy().shape == (0, 5) and got.dtype.name == tg_dtype(dst).name
+  for dst, got in zip(on_device(ALL), outs[len(cases):]): assert got.numpy().shape == (0, 5) and got.dtype.name == tg_dtype(dst).name
 
 BITCAST_GROUPS = [["int8", "uint8"], ["int16", "uint16", "float16", "bfloat16"], ["int32", "uint32", "float32"], ["int64", "uint64", "float64"]]
 BITCAST_CASES = [(s, d) for g in BITCAST_GROUPS for s in g for d in g if s != d]
@@ -444,6 +458,7 @@ def test_bitcast(src, dst):
 
 # ---------------- beyond 2**24 elements; NOOPT=1 and DEBUG=4 ----------------
 
+@pytest.mark.skipif(bool(unsupported_reason(["int64"])), reason=unsupported_reason(["int64"]) or "")
 def test_beyond_2_24_elements():
   """Index math and accumulation past float32's exact integers: a flipped uint8 view, an int32 sum and a cast."""
   n = (1 << 24) + 5
@@ -473,4 +488,5 @@ def test_noopt_and_debug4_subset():
   tail = r.stdout[-3000:] + r.stderr[-3000:]
   assert r.returncode == 0, tail
   assert " passed" in r.stdout and "failed" not in r.stdout.splitlines()[-1], tail
-  assert "void E_" in r.stdout + r.stderr and "void r_" in r.stdout + r.stderr, "DEBUG=4 printed no kernel source"
+  fn = "fn " if WGSL else "void "   # the default device's dialect (DEV=WEBGPU: WGSL)
+  assert f"{fn}E_" in r.stdout + r.stderr and f"{fn}r_" in r.stdout + r.stderr, "DEBUG=4 printed no kernel source"

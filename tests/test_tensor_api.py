@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("DEV", "CPU")
 import numpy as np
 import pytest
+from conftest import requires_dtypes, TEST_DEV
 tinygrad = pytest.importorskip("tinygrad")
 import tinygrad as tg
 import tgc
@@ -83,7 +84,8 @@ RANDOM = {
   "scaled_uniform": lambda T: T.scaled_uniform(3, 5), "kaiming_normal": lambda T: T.kaiming_normal(4, 3), "rand_like": lambda T: T.ones(2, 5).rand_like(),
 }
 
-@pytest.mark.parametrize("name", list(RANDOM))
+# rand_f16 draws through uint64 bits, which a device without int64 (WebGPU) cannot emulate yet
+@pytest.mark.parametrize("name", [pytest.param(n, marks=requires_dtypes({"rand_f64": "float64", "rand_f16": "uint64"}.get(n, "float32"))) for n in RANDOM])
 def test_random_streams_equal_tinygrads_bit_for_bit(name):
   vals = []
   for lib in (tg, tgc):
@@ -93,7 +95,10 @@ def test_random_streams_equal_tinygrads_bit_for_bit(name):
     vals.append((first, second))
   for got, want in zip(vals[1], vals[0]):
     assert got.dtype == want.dtype and got.shape == want.shape
-    np.testing.assert_array_equal(got, want)
+    # the threefry bits are equal on every device; on a GPU (DEV=WEBGPU) the float math after them (log, cos, sqrt, a fused
+    # multiply-add) runs in the device's builtins, so values may differ from tinygrad's CPU by an ulp
+    if TEST_DEV == "CPU": np.testing.assert_array_equal(got, want)
+    else: np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
   assert not np.array_equal(vals[1][0], vals[1][1])
 
 def test_random_errors_match_tinygrad():
@@ -109,7 +114,7 @@ def test_to_and_clone_like_tinygrad():
     b = a.clone()
     c = a.clone().realize()  # realized before the assign: keeps the old values
     a.assign(a * 10).realize()
-    res.append((a.numpy(), b.numpy(), c.numpy(), a.to("CPU") is a, lib.Tensor.arange(4).clone().numpy(), lib.Tensor(5).to("CPU").item()))
+    res.append((a.numpy(), b.numpy(), c.numpy(), a.to(a.device) is a, lib.Tensor.arange(4).clone().numpy(), lib.Tensor(5).to("CPU").item()))
   for g, w in zip(res[1], res[0]):
     if isinstance(w, np.ndarray): np.testing.assert_array_equal(g, w)
     else: assert g == w

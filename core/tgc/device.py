@@ -238,7 +238,7 @@ class Compiled:
 
 class _Device:
   """tinygrad's Device: Device.DEFAULT, Device.canonicalize("cuda:0") == "CUDA", Device["CPU"] -> Compiled (cached)."""
-  def __init__(self): self._opened: dict[str, Compiled] = {}
+  def __init__(self): self._opened, self._default = {}, None
 
   @staticmethod
   def canonicalize(device: str) -> str:
@@ -261,10 +261,20 @@ class _Device:
       self._opened[name] = dev = Compiled(out[0])
       return dev
 
-  @functools.cached_property
+  @property
   def DEFAULT(self) -> str:
-    """$DEV (DEV=CUDA, DEV=CUDA:1), else the ready backend of highest priority, else CPU."""
+    """$DEV (DEV=CUDA, DEV=CUDA:1; read at each use, as libtgc reads it for a tensor without a device), else the ready
+    backend of highest priority, else CPU."""
+    if self._default is not None: return self._default
     if dev := os.environ.get("DEV"): return self.canonicalize(dev)
+    return self._select_device
+  @DEFAULT.setter
+  def DEFAULT(self, v: str) -> None: self._default = self.canonicalize(v)
+  @DEFAULT.deleter
+  def DEFAULT(self) -> None: self._default = None
+
+  @functools.cached_property
+  def _select_device(self) -> str:
     for r in sorted(discovered(), key=lambda r: -r.priority):
       if _load(r).state == "ready": return r.name
     return "CPU"

@@ -143,13 +143,22 @@ def _from_np_dtype(npdt) -> DType:
   import numpy as np
   return to_dtype(np.dtype(npdt).name)
 
+_opened: set[str] = set()
+def _open(name: str) -> str:
+  """A plugin backend is loaded when a device of it is first asked for (Device[name]); a tensor asks for its device."""
+  if name not in _opened:
+    from tgc.device import Device
+    Device[name]
+    _opened.add(name)
+  return name
+
 def _default_device() -> str:
   from tgc.device import Device
-  return Device.DEFAULT
+  return _open(Device.DEFAULT)
 
 def _canonical(device: str | None) -> str:
   from tgc.device import Device
-  return Device.DEFAULT if device is None else Device.canonicalize(device)
+  return _open(Device.DEFAULT if device is None else Device.canonicalize(device))
 
 # ---------------- Tensor ----------------
 

@@ -1146,6 +1146,8 @@ TG_API tg_status tg_tensor_setitem(tg_tensor *self, const tg_index *idx, size_t 
         }
     tg_tv r = tgt_getitem(&S, a, ix, n, b);
     st = S.st ? S.st : tgt_tensor_set_uop(self, r.u);
+    void *obj; /* self.replace(...): a device-less self takes the device of the value written into it */
+    if (!st && r.dev && !(st = tg_handle_get(self, TG_H_TENSOR, "tensor", &obj))) ((tensor_obj *)obj)->dev = r.dev;
   } else if (advanced) {
     tg_tv r = tgt_getitem(&S, a, ix, n, b);
     st = S.st ? S.st : assign_tv(self, a, r);
