@@ -4,9 +4,11 @@
 #include <string.h>
 
 extern const tg_renderer tg_renderer_c;
+extern const tg_renderer tg_renderer_glsl; /* renderer/glsl.c */
 
 static const tg_renderer *const g_renderers[] = {
   &tg_renderer_c,
+  &tg_renderer_glsl,
 };
 
 const tg_renderer *tg_renderer_named(const char *dialect) {
