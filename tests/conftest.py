@@ -16,6 +16,13 @@ def run_py(code_or_args: str | list[str], env: dict | None = None, **kw) -> subp
   cwd = kw.pop("cwd", os.path.dirname(os.path.abspath(__file__)))
   return subprocess.run([sys.executable, *args], env=e, check=False, capture_output=True, text=True, timeout=300, cwd=cwd, **kw)
 
+# `DEV=VULKAN python -m pytest tests/test_ops_torch.py ...` runs the tensor tests below on that device, as tinygrad's test suite
+# runs on $DEV; every other test runs with DEV unset, since it checks defaults, CPU kernels or tinygrad's CPU graphs.
+TEST_DEV = os.environ.get("DEV")
+ON_DEV = {"test_ops_torch", "test_tensor_api", "test_autograd", "test_nn", "test_indexing", "test_conv", "test_ops_dtype", "test_jit",
+          "test_state", "test_resnet18", "test_torch_load", "test_fuzz"}
+
 @pytest.fixture(autouse=True)
-def _no_dev(monkeypatch):
-  monkeypatch.delenv("DEV", raising=False)
+def _no_dev(request, monkeypatch):
+  if TEST_DEV and request.module.__name__.rsplit(".", 1)[-1] in ON_DEV: monkeypatch.setenv("DEV", TEST_DEV)
+  else: monkeypatch.delenv("DEV", raising=False)

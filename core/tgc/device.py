@@ -238,7 +238,16 @@ class Compiled:
 
 class _Device:
   """tinygrad's Device: Device.DEFAULT, Device.canonicalize("cuda:0") == "CUDA", Device["CPU"] -> Compiled (cached)."""
-  def __init__(self): self._opened: dict[str, Compiled] = {}
+  def __init__(self): self._opened, self._backends_loaded = {}, set()
+
+  def load_backend(self, device: str) -> None:
+    """Loads the backend that serves `device` (a plugin found through the hook) so that libtgc knows its name, as tinygrad
+    imports runtime/ops_X.py on first use. Once per name; a backend that fails to load is quarantined, and using the
+    device then raises with the reason."""
+    if (prefix := self.canonicalize(device).split(":", 1)[0]) in self._backends_loaded: return
+    for r in discovered():
+      if r.name == prefix: _load(r)
+    self._backends_loaded.add(prefix)
 
   @staticmethod
   def canonicalize(device: str) -> str:
@@ -261,10 +270,16 @@ class _Device:
       self._opened[name] = dev = Compiled(out[0])
       return dev
 
-  @functools.cached_property
+  @property
   def DEFAULT(self) -> str:
-    """$DEV (DEV=CUDA, DEV=CUDA:1), else the ready backend of highest priority, else CPU."""
-    if dev := os.environ.get("DEV"): return self.canonicalize(dev)
+    """$DEV (DEV=CUDA, DEV=CUDA:1), read on every use as tinygrad does, else the ready backend of highest priority, else CPU."""
+    if dev := os.environ.get("DEV"):
+      self.load_backend(dev)
+      return self.canonicalize(dev)
+    return self._select_device
+
+  @functools.cached_property
+  def _select_device(self) -> str:
     for r in sorted(discovered(), key=lambda r: -r.priority):
       if _load(r).state == "ready": return r.name
     return "CPU"

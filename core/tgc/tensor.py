@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib, math, os, struct, weakref
 from collections.abc import Sequence
 from typing import Any
-from tgc._ffi import ffi, lib, enum_names, check, last_error, error_class, STATUS_NAMES
+from tgc._ffi import ffi, enum_names, check, last_error, error_class, STATUS_NAMES
 from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, sum_acc_dtype, least_upper_dtype, _from_value, _ATTR
 
 ConstType = float | int | bool
@@ -57,6 +57,20 @@ _EXC_BY_MESSAGE = (("cannot access tensor data during JIT capture", JitError), (
   ("requires self.shape[d]", AssertionError), ("self.ndim, index.ndim and src.ndim", AssertionError), ("All dimensions of", AssertionError),
   ("non-scalar src is not supported", TypeError), ("can't setitem on a tensor with other uses", RuntimeError), ("tuple index out of range", IndexError))
 _EXC_BY_STATUS = {"TG_ERR_SHAPE": ValueError, "TG_ERR_DTYPE": RuntimeError, "TG_ERR_INVALID_ARGUMENT": ValueError, "TG_ERR_OUT_OF_RANGE": IndexError}
+
+_lib, _lib_dev = None, None
+def lib():
+  """libtgc, with $DEV's backend loaded: the engine reads DEV itself for a tensor created without a device, and knows a
+  plugin's device only once the plugin is loaded."""
+  global _lib, _lib_dev
+  if _lib is None:
+    from tgc._ffi import lib as open_lib
+    _lib = open_lib()
+  if (dev := os.environ.get("DEV")) and dev != _lib_dev:
+    from tgc.device import Device
+    Device.load_backend(dev)
+    _lib_dev = dev
+  return _lib
 
 def _check(status: int) -> None:
   if status == 0: return
@@ -116,7 +130,9 @@ def _default_device() -> str:
 
 def _canonical(device: str | None) -> str:
   from tgc.device import Device
-  return Device.DEFAULT if device is None else Device.canonicalize(device)
+  if device is None: return Device.DEFAULT
+  Device.load_backend(device)
+  return Device.canonicalize(device)
 
 # ---------------- Tensor ----------------
 
