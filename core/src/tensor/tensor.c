@@ -1147,7 +1147,9 @@ TG_API tg_status tg_tensor_setitem(tg_tensor *self, const tg_index *idx, size_t 
           break;
         }
     tg_tv r = tgt_getitem(&S, a, ix, n, b);
-    st = S.st ? S.st : tgt_tensor_set_uop(self, r.u);
+    void *obj = NULL;
+    st = S.st ? S.st : tg_handle_get(self, TG_H_TENSOR, "tensor", &obj);
+    if (!st) ((tensor_obj *)obj)->dev = r.dev, st = tgt_tensor_set_uop(self, r.u); /* tinygrad's replace: the new value's device */
   } else if (advanced) {
     tg_tv r = tgt_getitem(&S, a, ix, n, b);
     st = S.st ? S.st : assign_tv(self, a, r);
