@@ -82,6 +82,10 @@ static const char *tname(gstate *s, int dt) {
   s->failed = 1;
   return "?";
 }
+/* Every float value and buffer is `precise` (SPIR-V NoContraction): a driver may otherwise fuse a*b+c into an fma, which
+** breaks the exact products of tinygrad's range reductions (sin near 5*pi was 4096 ULP off on lavapipe) and makes
+** results differ from the CPU's. glslang carries precise back to every operation that contributes to the value. */
+static const char *precise(int dt) { return tg_dt_is_float((tg_dtype)dt) ? "precise " : ""; }
 static int is_signed_int(int dt) { return tg_dt_is_int((tg_dtype)dt) && !tg_dt_is_unsigned((tg_dtype)dt); }
 static int is_global_bool(tg_uop *index) { return index->dtype == TG_BOOL && cg_addrspace(index->src[0]) == CG_AS_GLOBAL; }
 
@@ -232,8 +236,8 @@ static char *render_uop(gstate *s, tg_uop *u) {
   case TG_OP_BUFFER: {
     int as = cg_addrspace(u);
     tg_sb *d = as == CG_AS_LOCAL ? &s->shared : &b;
-    tg_sb_printf(d, "%s%s %s[%lld];%s", as == CG_AS_LOCAL ? "shared " : "", tname(s, u->dtype), R(s, u), (long long)numel(u),
-                 as == CG_AS_LOCAL ? "\n" : "");
+    tg_sb_printf(d, "%s%s%s %s[%lld];%s", precise(u->dtype), as == CG_AS_LOCAL ? "shared " : "", tname(s, u->dtype), R(s, u),
+                 (long long)numel(u), as == CG_AS_LOCAL ? "\n" : "");
     break;
   }
   case TG_OP_RANGE:
@@ -427,7 +431,7 @@ static char *glsl_render(const tg_renderer *r, tg_uop *const *uops, size_t n, co
     tg_sb line = sb_new();
     if (u->op == TG_OP_BUFFER && cg_addrspace(u) == CG_AS_LOCAL) { free(l); goto next; } /* declared at global scope */
     if (u->op != TG_OP_RANGE && u->op != TG_OP_STORE && u->op != TG_OP_BUFFER && u->dtype != TG_DT_VOID)
-      tg_sb_printf(&line, "%s %s = %s;", tname(&s, u->dtype), R(&s, u), l);
+      tg_sb_printf(&line, "%s%s %s = %s;", precise(u->dtype), tname(&s, u->dtype), R(&s, u), l);
     else tg_sb_puts(&line, l);
     if (u->op == TG_OP_SPECIAL) tg_sb_printf(&line, " /* %s */", R(&s, u->src[0]));
     free(l);
@@ -460,8 +464,8 @@ static char *glsl_render(const tg_renderer *r, tg_uop *const *uops, size_t n, co
   tg_sb_puts(&out, "layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;\n");
   for (size_t i = 0; i < bufs.n; i++) {
     tg_uop *u = bufs.v[i];
-    tg_sb_printf(&out, "layout(std430, binding = %zu) %sbuffer B%zu { %s%s %s[]; };\n", i, cg_list_has(&writable, u) ? "" : "readonly ", i,
-                 cg_param_volatile(u) ? "volatile " : "", g_type[u->dtype == TG_BOOL ? TG_UINT8 : u->dtype], R(&s, u));
+    tg_sb_printf(&out, "layout(std430, binding = %zu) %sbuffer B%zu { %s%s%s %s[]; };\n", i, cg_list_has(&writable, u) ? "" : "readonly ", i,
+                 cg_param_volatile(u) ? "volatile " : "", precise(u->dtype), g_type[u->dtype == TG_BOOL ? TG_UINT8 : u->dtype], R(&s, u));
   }
   if (vars.n) {
     tg_sb_puts(&out, "layout(push_constant) uniform Vals {");
