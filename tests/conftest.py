@@ -23,7 +23,7 @@ ON_DEV = {"test_ops_torch", "test_tensor_api", "test_autograd", "test_nn", "test
           "test_state", "test_resnet18", "test_torch_load", "test_fuzz"}
 
 if TEST_DEV:  # tinygrad 0.14.0, the reference the tests compare with, runs on CPU: it reads DEV once, when imported
-  os.environ["DEV"] = "CPU"
+  os.environ["DEV"] = os.environ.get("TINYGRAD_DEV", "CPU")  # CPU:X86 where there is no clang (scripts/gpu/vulkan_h200.sh)
   try: import tinygrad  # noqa: F401
   except ImportError: pass
   os.environ["DEV"] = TEST_DEV
