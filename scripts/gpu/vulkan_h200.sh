@@ -17,7 +17,8 @@ OUT=${OUT:-$PWD/h200-out}
 
 prepare() {
   set -e
-  grep -qx "/$H/" .git/info/exclude 2>/dev/null || echo "/$H/" >> .git/info/exclude
+  local ex; ex=$(git rev-parse --git-path info/exclude); mkdir -p "$(dirname "$ex")"
+  grep -qx "/$H/" "$ex" 2>/dev/null || echo "/$H/" >> "$ex"
   rm -rf "$H" && mkdir -p "$H/whl" "$H/gl" "$H/build"
   local src; src=$(mktemp -d)
   git archive HEAD | tar -x -C "$src"   # committed sources only: what the lead merges
