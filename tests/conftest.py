@@ -17,12 +17,14 @@ def run_py(code_or_args: str | list[str], env: dict | None = None, **kw) -> subp
   return subprocess.run([sys.executable, *args], env=e, check=False, capture_output=True, text=True, timeout=300, cwd=cwd, **kw)
 
 # DEV=WEBGPU (or any device) runs tgc's tensors there, as tinygrad's DEV does: libtgc and tgc.Device read $DEV, which each test
-# keeps. tinygrad, the oracle most tests compare with in the same process, stays on CPU: its DEV is read once, here, as CPU.
+# keeps. tinygrad, the oracle most tests compare with in the same process, stays on CPU: its DEV is read once, here, as CPU
+# ($TINYGRAD_DEV when set: CPU:X86, tinygrad's own x86 backend, on machines without clang).
 # Without DEV each test runs with DEV unset (subprocesses pick their own). TEST_DEV: the device tgc's tensors default to.
 TEST_DEV = os.environ.get("DEV", "") or "CPU"
 if TEST_DEV.split(":")[0].upper() != "CPU":
-  os.environ["DEV"] = "CPU"
-  import tinygrad.helpers  # noqa: F401  (DEV=CPU for tinygrad)
+  os.environ["DEV"] = os.environ.get("TINYGRAD_DEV", "CPU")  # CPU:X86 where there is no clang (scripts/gpu/*_h200.sh)
+  try: import tinygrad.helpers  # noqa: F401  (tinygrad reads DEV once, when imported)
+  except ImportError: pass
   os.environ["DEV"] = TEST_DEV
   from tgc import Device
   TEST_DEV = Device.canonicalize(TEST_DEV)

@@ -9,15 +9,20 @@ static int supported(const cg_ren *ren, int dt) { return dt < TG_DTYPE_COUNT && 
 tg_uop *cg_dtype_decomps(tg_uop *sink, const cg_ren *ren) {
   cg_list t = {0};
   if (cg_toposort(sink, &t)) return NULL;
-  int bad = -1;
+  int bad = -1, lacks = -1;
   for (size_t i = 0; i < t.n && bad < 0; i++) {
     int dt = t.v[i]->dtype;
     int cand = tg_dt_is_fp8((tg_dtype)dt) || dt == TG_BFLOAT16 || dt == TG_FLOAT16 || dt == TG_INT64 || dt == TG_UINT64;
     if (cand && !supported(ren, dt == TG_UINT64 ? TG_INT64 : dt)) bad = dt;
+    else if (!cand && lacks < 0 && dt < TG_DTYPE_COUNT && !supported(ren, dt)) lacks = dt; /* no emulation in tinygrad either */
   }
   cg_list_free(&t);
   if (bad >= 0) {
     cg_err(TG_ERR_UNSUPPORTED, "codegen: the device lacks %s and its emulation (decomp/dtype.py) is not ported yet", tg_dt_name((tg_dtype)bad));
+    return NULL;
+  }
+  if (lacks >= 0) {
+    cg_err(TG_ERR_UNSUPPORTED, "codegen: the device lacks %s (not in its caps' dtypes), and tinygrad has no emulation of it", tg_dt_name((tg_dtype)lacks));
     return NULL;
   }
   return tg_graph_rewrite(sink, cg_pm_commit_weak(), NULL, 0, NULL);
