@@ -49,7 +49,6 @@ enum { PROPS_MAX = 4096, ARCH_OFFSET_R0600 = 1160, ARCH_OFFSET_R0 = 396, ARCH_LE
 
 /* X(required, field, parameters, symbol) */
 #define HIP_FNS(X)                                                                                                        \
-  X(1, Init, (unsigned flags), "hipInit")                                                                                 \
   X(1, DriverGetVersion, (int *v), "hipDriverGetVersion")                                                                 \
   X(1, RuntimeGetVersion, (int *v), "hipRuntimeGetVersion")                                                               \
   X(1, GetDeviceCount, (int *n), "hipGetDeviceCount")                                                                     \
@@ -254,8 +253,7 @@ static void load_runtime(void) {
   int v = 0;
   if (hip.RuntimeGetVersion(&v) == 0) snprintf(g_driver, sizeof(g_driver), "HIP %d.%d.%d", v / 10000000, v / 100000 % 100, v % 100000);
   int n = 0;
-  hipError_t r = hip.Init(0);
-  if (r == 0) r = hip.GetDeviceCount(&n);
+  hipError_t r = hip.GetDeviceCount(&n); /* initialises the runtime (hipInit first answers hipErrorInvalidDevice without a GPU) */
   if (r == hipErrorNoDevice || (r == 0 && n == 0)) {
     snprintf(g_why, sizeof(g_why), "no AMD GPU (hipGetDeviceCount: no device)");
     return;
