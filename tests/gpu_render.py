@@ -11,7 +11,23 @@ from dataclasses import dataclass
 
 HERE = pathlib.Path(__file__).resolve().parent
 if str(HERE) not in sys.path: sys.path.insert(0, str(HERE))
-import test_codegen as tc  # noqa: E402  (sets tinygrad's DEV=CPU: the references run on tinygrad's CPU device)
+
+def _import_test_codegen():
+  """test_codegen does `from conftest import ...` meaning tests/conftest.py; a plugin's test session has its own conftest
+  module under that name, so the repository's is put there for the import and the plugin's put back after it."""
+  import importlib.util
+  if "test_codegen" in sys.modules: return sys.modules["test_codegen"]
+  theirs = sys.modules.get("conftest")
+  spec = importlib.util.spec_from_file_location("tgc_tests_conftest", HERE / "conftest.py")
+  ours = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(ours)
+  sys.modules["conftest"] = ours
+  try: import test_codegen  # noqa: E402  (sets tinygrad's DEV=CPU: the references run on tinygrad's CPU device)
+  finally:
+    if theirs is not None: sys.modules["conftest"] = theirs
+  return test_codegen
+
+tc = _import_test_codegen()
 from tinygrad.helpers import Target, Context  # noqa: E402
 from tinygrad.renderer.cstyle import HIPRenderer, MetalRenderer  # noqa: E402
 from tinygrad.uop.ops import UOp, Ops  # noqa: E402
