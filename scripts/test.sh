@@ -61,6 +61,11 @@ python3 -m pip install -q ./plugins/tgc-hip
 TGC_BUILD_DIR="$PWD/build" python3 -m pytest -q -rs plugins/tgc-hip/tests
 python3 -m pip uninstall -q -y tgc-hip
 
+echo "== tgc-metal plugin (not macOS here: a fake objc/Metal layer for the host logic, the rendered MSL compiled as C++ and run on the CPU) =="
+python3 -m pip install -q ./plugins/tgc-metal
+TGC_BUILD_DIR="$PWD/build" python3 -m pytest -q -rs plugins/tgc-metal/tests
+python3 -m pip uninstall -q -y tgc-metal
+
 echo "== tgc-vulkan plugin (glslang linked in, on Mesa lavapipe) =="
 ./plugins/tgc-vulkan/ci.sh
 
