@@ -60,5 +60,11 @@ if ! [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends mesa-vulkan-drivers
 fi
 python3 -m pip install -q ./plugins/tgc-webgpu
-XDG_RUNTIME_DIR=$(mktemp -d) python3 -m pytest -q plugins/tgc-webgpu/tests
+export XDG_RUNTIME_DIR=$(mktemp -d)   # libwayland's complaint when lavapipe is enumerated without one
+python3 -m pytest -q plugins/tgc-webgpu/tests
+echo "== the tensor tests on WEBGPU (DEV=WEBGPU: kernels rendered in WGSL, on lavapipe) =="
+DEV=WEBGPU python3 -m pytest -q tests/test_ops_torch.py tests/test_ops_dtype.py tests/test_tensor_api.py tests/test_autograd.py tests/test_nn.py \
+  tests/test_indexing.py tests/test_conv.py tests/test_realize.py tests/test_jit.py tests/test_state.py
+echo "== tgc-sdk conformance webgpu (lavapipe) =="
+tgc-sdk conformance webgpu --expect plugins/tgc-webgpu/conformance-expect.json
 python3 -m pip uninstall -q -y tgc-webgpu

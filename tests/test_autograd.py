@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("DEV", "CPU")
 import numpy as np
 import pytest
+from conftest import requires_dtypes
 tinygrad = pytest.importorskip("tinygrad")
 import tinygrad as tg
 import tgc
@@ -106,6 +107,7 @@ GRAPHS = {
 @pytest.mark.parametrize("name", list(GRAPHS))
 def test_backward_graph_equals_tinygrads(name): helper_graph(GRAPHS[name])
 
+@requires_dtypes("float64")  # central differences need double precision
 def test_gradient_against_finite_differences():
   x0, w0 = RNG.standard_normal((3, 4)), RNG.standard_normal((4, 2))
   def f(x, w): return np.sum(np.tanh(x @ w) ** 2) + np.sum(np.exp(x) * 0.1)

@@ -6,6 +6,7 @@ import os, zlib
 os.environ.setdefault("DEV", "CPU")
 import numpy as np
 import pytest
+from conftest import requires_dtypes
 tinygrad = pytest.importorskip("tinygrad")
 import tinygrad as tg
 import tinygrad.nn as tnn
@@ -71,7 +72,7 @@ def _data(name):
 
 def _tensors(lib, arrays): return [lib.Tensor(a).realize() if a is not None else None for a in arrays]
 
-@pytest.mark.parametrize("name", VALUE_CASES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=requires_dtypes("float64")) if n == "conv2d_acc_dtype" else n for n in VALUE_CASES])
 def test_values_dtype_and_kernels(name):
   arrays, res = _data(name), []
   for lib in (tg, tgc):

@@ -40,13 +40,13 @@ def build(fn, side: str):
   return fn(T, dtypes)
 
 def helper_graph(fn):
-  # graphs are built on CPU on both sides, also when another module's test calls this with DEV=VULKAN (conftest.ON_DEV)
-  prev = os.environ.get("DEV")
+  # the graph is tinygrad's on CPU, whatever device the test's values run on (DEV=WEBGPU keeps the graph, not the device)
+  dev = os.environ.get("DEV")
   os.environ["DEV"] = "CPU"
   try: want, got = build(fn, "tinygrad"), build(fn, "tgc")
   finally:
-    if prev is None: del os.environ["DEV"]
-    else: os.environ["DEV"] = prev
+    if dev is None: os.environ.pop("DEV", None)
+    else: os.environ["DEV"] = dev
   a, b = _renumber_buffers(repr(want.uop)), _renumber_buffers(tgc_print(got))
   if a != b: pytest.fail("graphs differ:\n" + "\n".join(difflib.unified_diff(a.splitlines(), b.splitlines(), "tinygrad", "tgc", lineterm="")))
   assert got.shape == want.shape

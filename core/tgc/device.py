@@ -238,16 +238,7 @@ class Compiled:
 
 class _Device:
   """tinygrad's Device: Device.DEFAULT, Device.canonicalize("cuda:0") == "CUDA", Device["CPU"] -> Compiled (cached)."""
-  def __init__(self): self._opened, self._backends_loaded = {}, set()
-
-  def load_backend(self, device: str) -> None:
-    """Loads the backend that serves `device` (a plugin found through the hook) so that libtgc knows its name, as tinygrad
-    imports runtime/ops_X.py on first use. Once per name; a backend that fails to load is quarantined, and using the
-    device then raises with the reason."""
-    if (prefix := self.canonicalize(device).split(":", 1)[0]) in self._backends_loaded: return
-    for r in discovered():
-      if r.name == prefix: _load(r)
-    self._backends_loaded.add(prefix)
+  def __init__(self): self._opened, self._default = {}, None
 
   @staticmethod
   def canonicalize(device: str) -> str:
@@ -272,11 +263,15 @@ class _Device:
 
   @property
   def DEFAULT(self) -> str:
-    """$DEV (DEV=CUDA, DEV=CUDA:1), read on every use as tinygrad does, else the ready backend of highest priority, else CPU."""
-    if dev := os.environ.get("DEV"):
-      self.load_backend(dev)
-      return self.canonicalize(dev)
+    """$DEV (DEV=CUDA, DEV=CUDA:1; read at each use, as libtgc reads it for a tensor without a device), else the ready
+    backend of highest priority, else CPU."""
+    if self._default is not None: return self._default
+    if dev := os.environ.get("DEV"): return self.canonicalize(dev)
     return self._select_device
+  @DEFAULT.setter
+  def DEFAULT(self, v: str) -> None: self._default = self.canonicalize(v)
+  @DEFAULT.deleter
+  def DEFAULT(self) -> None: self._default = None
 
   @functools.cached_property
   def _select_device(self) -> str:

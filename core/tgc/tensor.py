@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib, math, os, struct, weakref
 from collections.abc import Sequence
 from typing import Any
-from tgc._ffi import ffi, enum_names, check, last_error, error_class, STATUS_NAMES
-from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, sum_acc_dtype, least_upper_dtype, _from_value, _ATTR
+from tgc._ffi import ffi, lib, enum_names, check, last_error, error_class, STATUS_NAMES
+from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, sum_acc_dtype, _from_value, _ATTR
 
 ConstType = float | int | bool
 
@@ -19,6 +19,7 @@ _ACT = {v: k for k, v in enum_names("tg_activation", "TG_ACT_").items()}      # 
 _BINARY_OPS = {v: k for k, v in enum_names("tg_binary_op", "TG_BINARY_").items()}
 _REDUCE_OPS = {v: k for k, v in enum_names("tg_reduce_op", "TG_REDUCE_").items()}
 _HOST = {v: k for k, v in enum_names("tg_host_kind", "TG_HOST_").items()}
+_INTERP = {"linear": 0, "nearest": 1, "nearest-exact": 2}   # tg_interpolate_mode
 _SCATTER = {v.lower(): k for k, v in enum_names("tg_scatter_reduce", "TG_SCATTER_").items() if v != "NONE"}                  # {"ARRAY": 0, "LIST": 1}
 _UNARY_METHODS = {"neg": "NEG", "reciprocal": "RECIPROCAL", "sqrt": "SQRT", "rsqrt": "RSQRT", "exp2": "EXP2", "log2": "LOG2", "exp": "EXP",
                   "log": "LOG", "log10": "LOG10", "sin": "SIN", "cos": "COS", "tan": "TAN", "trunc": "TRUNC", "floor": "FLOOR", "ceil": "CEIL",
@@ -55,27 +56,25 @@ _EXC_BY_MESSAGE = (("cannot access tensor data during JIT capture", JitError), (
 
   ("expected index and self", RuntimeError), ("expected src and self", RuntimeError), ("self.ndim must equal", RuntimeError),
   ("requires self.shape[d]", AssertionError), ("self.ndim, index.ndim and src.ndim", AssertionError), ("All dimensions of", AssertionError),
-  ("non-scalar src is not supported", TypeError), ("can't setitem on a tensor with other uses", RuntimeError), ("tuple index out of range", IndexError))
+  ("non-scalar src is not supported", TypeError), ("can't setitem on a tensor with other uses", RuntimeError), ("tuple index out of range", IndexError),
+  ("invalid size=", AssertionError), ("only supports linear, nearest", AssertionError), ("align_corners option", AssertionError),
+  ("expected two or more dimensions", AssertionError), ("NS only works", AssertionError), ("Expected integer dtype for index", TypeError),
+  ("reduce() of empty iterable", TypeError),
+  ("division by zero", ZeroDivisionError), ("float division by zero", ZeroDivisionError), ("0.0 cannot be raised to a negative power", ZeroDivisionError),
+  ("no replacement samples must not exceed", AssertionError), ("expect sizes to sum exactly", AssertionError),
+  ("expect chunks to be greater than 0", AssertionError), ("dim1 and dim2 cannot be the same", RuntimeError), ("len(dims)=", RuntimeError),
+  ("size must be >= 0", RuntimeError), ("step must be > 0", RuntimeError), ("maximum size for tensor at dimension", RuntimeError),
+  ('need exactly one "->" in formula', AssertionError), ("bracket mismatch", AssertionError), ("name mismatch in ", AssertionError),
+  ("invalid axis name ", AssertionError), ("cannot have collapsed ellipsis", AssertionError), ("size provided for dimension", AssertionError))
+# messages whose start names a value: matched anywhere in the message
+_EXC_BY_SUBSTRING = (("must be 1 or 2 dim", AssertionError), ("is not used in transform", AssertionError))
 _EXC_BY_STATUS = {"TG_ERR_SHAPE": ValueError, "TG_ERR_DTYPE": RuntimeError, "TG_ERR_INVALID_ARGUMENT": ValueError, "TG_ERR_OUT_OF_RANGE": IndexError}
-
-_lib, _lib_dev = None, None
-def lib():
-  """libtgc, with $DEV's backend loaded: the engine reads DEV itself for a tensor created without a device, and knows a
-  plugin's device only once the plugin is loaded."""
-  global _lib, _lib_dev
-  if _lib is None:
-    from tgc._ffi import lib as open_lib
-    _lib = open_lib()
-  if (dev := os.environ.get("DEV")) and dev != _lib_dev:
-    from tgc.device import Device
-    Device.load_backend(dev)
-    _lib_dev = dev
-  return _lib
 
 def _check(status: int) -> None:
   if status == 0: return
   msg = last_error()
-  exc = next((t for prefix, t in _EXC_BY_MESSAGE if msg.startswith(prefix)), _EXC_BY_STATUS.get(STATUS_NAMES.get(status, "")))
+  exc = next((t for prefix, t in _EXC_BY_MESSAGE if msg.startswith(prefix)), None) or next((t for sub, t in _EXC_BY_SUBSTRING if sub in msg), None) \
+    or _EXC_BY_STATUS.get(STATUS_NAMES.get(status, ""))
   if exc is None: check(status)  # not a tinygrad error (out of memory, released handle): the tgc exception
   err = (exc or error_class(status))(msg)
   err.status, err.status_name = status, STATUS_NAMES.get(status)
@@ -85,6 +84,14 @@ def _call(fn: str, *args) -> Tensor:
   out = ffi.new("tg_tensor **")
   _check(getattr(lib(), fn)(*args, out))
   return Tensor._wrap(out[0])
+
+def _calln(fn: str, n: int, *args) -> tuple:
+  """A call with n tensor results (all or none)."""
+  outs = [ffi.new("tg_tensor **") for _ in range(n)]
+  _check(getattr(lib(), fn)(*args, *outs))
+  return tuple(Tensor._wrap(o[0]) for o in outs)
+
+def _opt(t) -> Any: return t._h if t is not None else ffi.NULL
 
 # ---------------- helpers ----------------
 
@@ -104,6 +111,18 @@ def _reduction(r: str) -> int:
   return {"none": 0, "mean": 1, "sum": 2}[r]
 
 def _dt(dtype: DTypeLike | None) -> int: return -1 if dtype is None else to_dtype(dtype).value
+def _dev(device: str | None): return ffi.NULL if device is None else _canonical(device).encode()
+def _py(v) -> Tensor: return v if isinstance(v, Tensor) else Tensor._const(v)  # a Python scalar as libtgc takes it
+
+def _calls(fn: str, *args) -> tuple[Tensor, ...]:
+  """A tg_* call with (outs, cap, nout) at the end: asks for the count, then for the tensors."""
+  n = ffi.new("size_t *")
+  _check(getattr(lib(), fn)(*args, ffi.NULL, 0, n))
+  outs = ffi.new("tg_tensor *[]", max(1, n[0]))
+  _check(getattr(lib(), fn)(*args, outs, n[0], n))
+  return tuple(Tensor._wrap(outs[i]) for i in range(n[0]))
+
+_PAD_MODES = {"constant": 0, "reflect": 1, "replicate": 2, "circular": 3}
 
 def _get_shape(x) -> tuple[int, ...]:
   if not hasattr(x, "__len__") or isinstance(x, str) or getattr(x, "shape", None) == (): return ()
@@ -124,15 +143,22 @@ def _from_np_dtype(npdt) -> DType:
   import numpy as np
   return to_dtype(np.dtype(npdt).name)
 
+_opened: set[str] = set()
+def _open(name: str) -> str:
+  """A plugin backend is loaded when a device of it is first asked for (Device[name]); a tensor asks for its device."""
+  if name not in _opened:
+    from tgc.device import Device
+    Device[name]
+    _opened.add(name)
+  return name
+
 def _default_device() -> str:
   from tgc.device import Device
-  return Device.DEFAULT
+  return _open(Device.DEFAULT)
 
 def _canonical(device: str | None) -> str:
   from tgc.device import Device
-  if device is None: return Device.DEFAULT
-  Device.load_backend(device)
-  return Device.canonicalize(device)
+  return _open(Device.DEFAULT if device is None else Device.canonicalize(device))
 
 # ---------------- Tensor ----------------
 
@@ -206,6 +232,9 @@ class Tensor:
   @property
   def ndim(self) -> int: return len(self.shape)
   def numel(self) -> int: return math.prod(self.shape)
+  @property
+  def max_shape(self) -> tuple[int, ...]: return self.shape  # shapes are concrete: no symbolic dims to bound
+  def max_numel(self) -> int: return self.numel()
   def size(self, dim: int | None = None): return self.shape if dim is None else self.shape[dim]
   def element_size(self) -> int:
     if self.dtype in dtypes.weaks: raise RuntimeError(f"element_size requires a concrete dtype, got {self.dtype}")
@@ -244,7 +273,7 @@ class Tensor:
   @staticmethod
   def ones(*shape, **kwargs) -> Tensor: return Tensor.full(_argfix(*shape), 1.0, **kwargs)
   def full_like(self, fill_value, dtype=None, device=None, buffer=True) -> Tensor:
-    return Tensor.full(self.shape, fill_value, dtype=dtype or self.dtype, device=self.device if device is None else device, buffer=buffer)
+    return _call("tg_tensor_full_like", self._h, _py(fill_value)._h, _dt(dtype), _dev(device), int(bool(buffer)))
   def zeros_like(self, **kwargs) -> Tensor: return self.full_like(0, **kwargs)
   def ones_like(self, **kwargs) -> Tensor: return self.full_like(1, **kwargs)
   @staticmethod
@@ -293,19 +322,15 @@ class Tensor:
     def __enter__(self): self.prev, Tensor.training = Tensor.training, self.mode
     def __exit__(self, *_): Tensor.training = self.prev
 
-  def batchnorm(self, weight, bias, mean, invstd, axis=1) -> Tensor:
-    axis_ = _argfix(axis)
-    shape = tuple(s if ax in axis_ else 1 for ax, s in enumerate(self.shape))
-    x = self - mean.reshape(shape)
-    if weight is not None: x = x * weight.reshape(shape)
-    ret = x.mul(invstd.reshape(shape) if len(invstd.shape) == len(axis_) else invstd)
-    return (ret + bias.reshape(shape)) if bias is not None else ret
+  def batchnorm(self, weight, bias, mean: Tensor, invstd: Tensor, axis=1) -> Tensor:
+    axes = _argfix(axis)
+    return _call("tg_tensor_batchnorm", self._h, _opt(weight), _opt(bias), mean._h, invstd._h, _ints(axes), len(axes))
 
   def softmax(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor:
     return _call("tg_tensor_softmax", self._h, axis, _dt(dtype), 0)
   def log_softmax(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor:
     return _call("tg_tensor_softmax", self._h, axis, _dt(dtype), 1)
-  def softmin(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor: return (-self).softmax(axis, dtype)
+  def softmin(self, axis=-1, dtype: DTypeLike | None = None) -> Tensor: return _call("tg_tensor_softmin", self._h, axis, _dt(dtype))
   def logsumexp(self, axis=None, keepdim=False) -> Tensor:
     axes = None if axis is None else _argfix(axis)
     return _call("tg_tensor_logsumexp", self._h, _ints(axes) if axes is not None else ffi.NULL, len(axes or ()), int(keepdim))
@@ -335,20 +360,14 @@ class Tensor:
     axes = _argfix(axis)
     return _call("tg_tensor_layernorm", self._h, _ints(axes), len(axes), float(eps))
   def linear(self, weight: Tensor, bias: Tensor | None = None, dtype: DTypeLike | None = None) -> Tensor:
-    if dtype is not None:
-      dt = to_dtype(dtype)
-      return self.cast(dt).linear(weight.cast(dt), bias.cast(dt) if bias is not None else bias)
-    x = self.mul(weight) if len(weight.shape) == 1 else self.dot(weight)
-    return x.add(bias) if bias is not None else x
+    return _call("tg_tensor_linear", self._h, weight._h, _opt(bias), _dt(dtype))
   def sequential(self, ll) -> Tensor:
     x = self
     for f in ll: x = f(x)
     return x
   def dropout(self, p=0.5) -> Tensor:
     if not 0 <= p <= 1: raise ValueError(f"{p=} is out of range [0, 1]")
-    if not Tensor.training or p == 0: return self
-    if p == 1: return self * 0
-    return (self.rand_like(dtype=dtypes.default_float, contiguous=False) >= p).contiguous().where(self, 0) / (1.0 - p)
+    return _call("tg_tensor_dropout", self._h, float(p), int(bool(Tensor.training)))
   def _act(self, op: str, *p: float) -> Tensor:
     return _call("tg_tensor_activation", _ACT[op], self._h, ffi.new("double[2]", [float(v) for v in p] + [0.0] * (2 - len(p))))
   def relu6(self) -> Tensor: return self._act("RELU6")
@@ -378,186 +397,95 @@ class Tensor:
   def erf(self) -> Tensor: return self._act("ERF")
   def logaddexp(self, other) -> Tensor: return self._binary("LOGADDEXP", other)
   def copysign(self, other) -> Tensor: return self._binary("COPYSIGN", other)
-  def lerp(self, end: Tensor, weight) -> Tensor:
-    if self.dtype == dtypes.uint8 and isinstance(weight, Tensor):
-      w_i = (weight * (1 << 7) + 0.5).cast(dtypes.int16)
-      return (self + (((end - self).cast(dtypes.int8) * w_i + (1 << 6)).cast(dtypes.uint16) >> 7)).cast(dtypes.uint8)
-    return self + (end - self) * weight
+  def lerp(self, end: Tensor, weight) -> Tensor: return _call("tg_tensor_lerp", self._h, end._h, self._ufix(weight)._h)
 
   # ---------------- more of tinygrad's compositions (composed here over libtgc's ops, graphs equal tinygrad's) ----------------
 
   @staticmethod
   def linspace(start, stop, steps: int, dtype: DTypeLike | None = None) -> Tensor:
-    if steps < 0: raise ValueError("number of steps must be non-negative")
-    if (dt := to_dtype(dtype) if dtype is not None else dtypes.default_float) == dtypes.bool: raise ValueError("linspace with bool dtype is not supported")
-    if steps == 1: return Tensor.full((1,), start, dtype=dt, buffer=False)
-    return (start + Tensor.arange(steps, dtype=dtypes.default_float) * ((stop - start) / (steps - 1))).cast(dt)
+    return _call("tg_tensor_linspace", _py(start)._h, _py(stop)._h, steps, _dt(dtype))
   def meshgrid(self, *args: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
     if indexing not in ("ij", "xy"): raise RuntimeError(f'indexing must be in ("ij", "xy"), got {indexing}')
-    if len(tensors := (self, *args)) == 1: return tensors
-    basis = tuple(range(len(tensors))) if indexing == "ij" else (1, 0) + tuple(range(2, len(tensors)))
-    tensors = tuple(t.reshape((-1,) + (1,) * (len(args) - i)) for i, t in zip(basis, tensors))
-    shape = tuple(max(ds) for ds in zip(*[(1,) * (max(t.ndim for t in tensors) - t.ndim) + t.shape for t in tensors]))
-    return tuple(t.expand(shape) if t.shape != shape else t for t in tensors)
-  def pad_to(self, shape) -> Tensor:
-    if len(shape) != self.ndim: raise ValueError(f"pad_to: {len(shape)} dims for a shape of {self.ndim}")
-    return self.pad(tuple(None if s is None or s == d else (0, s - d) for d, s in zip(self.shape, shape)))
-  def shrink_to(self, shape) -> Tensor:
-    return self.shrink(tuple(None if s is None or s == d else (0, s) for d, s in zip(self.shape, shape)))
-  def diag(self) -> Tensor:
-    if self.ndim != 1: raise ValueError(f"expect input to be 1-D, getting {self.ndim}-D")
-    n = self.shape[0]
-    return self.unsqueeze(-1).pad_to((None, 1 + n)).flatten().shrink_to((n * n,)).reshape(n, n)
-  def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    if (dim1 := self._resolve_dim(dim1)) == (dim2 := self._resolve_dim(dim2)): raise RuntimeError("dim1 and dim2 cannot be the same dimension")
-    x = self.permute(*[i for i in range(self.ndim) if i != dim1 and i != dim2], dim1, dim2)
-    if offset >= 0: x = x.shrink(tuple(None for _ in x.shape[:-1]) + ((offset, x.shape[-1]),))
-    else: x = x.shrink(tuple(None for _ in x.shape[:-2]) + ((-offset, x.shape[-2]), None))
-    if (d := min(int(x.shape[-2]), int(x.shape[-1]))) <= 0: return x.reshape(*x.shape[:-2], 0)
-    nones, x = tuple(None for _ in x.shape[:-2]), x.shrink_to(tuple(None for _ in x.shape[:-2]) + (d, d))
-    return x.flatten(-2).pad_to(nones + (d * (d + 1),)).unflatten(-1, (d, d + 1)).shrink_to(nones + (None, 1)).squeeze(-1)
+    if not args: return (self,)
+    ts = (self, *args)
+    outs = ffi.new("tg_tensor *[]", len(ts))
+    _check(lib().tg_tensor_meshgrid(ffi.new("tg_tensor *[]", [t._h for t in ts]), len(ts), int(indexing == "xy"), outs))
+    return tuple(Tensor._wrap(outs[i]) for i in range(len(ts)))
+  def _shape_arg(self, shape) -> list[int]:
+    """A shape with None entries (keep the dim) resolved against self.shape; entries past self.ndim stay for libtgc to refuse."""
+    sh = self.shape
+    return [(sh[i] if i < len(sh) else 0) if v is None else v for i, v in enumerate(shape)]
+  def pad_to(self, shape, *args, value=0) -> Tensor:
+    s = self._shape_arg(_argfix(shape, *args))
+    return _call("tg_tensor_pad_to", self._h, _ints(s), len(s), _py(value)._h)
+  def shrink_to(self, shape, *args) -> Tensor:
+    s = self._shape_arg(_argfix(shape, *args))
+    return _call("tg_tensor_shrink_to", self._h, _ints(s), len(s))
+  def diag(self) -> Tensor: return _call("tg_tensor_diag", self._h)
+  def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor: return _call("tg_tensor_diagonal", self._h, offset, dim1, dim2)
   def roll(self, shifts, dims=None) -> Tensor:
-    if dims is None: return self.flatten().roll(shifts, 0).reshape(self.shape)
-    dims = tuple(self._resolve_dim(d) for d in (dims if isinstance(dims, (tuple, list)) else (dims,)))
     shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
-    if len(dims) != len(shifts): raise RuntimeError(f"{len(dims)=} != {len(shifts)=}")
-    if 0 in self.shape: return self
-    arg: list = [None] * self.ndim
-    for d, s in zip(dims, shifts): arg[d] = (delta := self.shape[d] - s % self.shape[d], delta + self.shape[d])
-    return self.repeat(*tuple(2 if i in dims else 1 for i in range(self.ndim))).shrink(tuple(arg))
+    if dims is None: return _call("tg_tensor_roll", self._h, _ints(shifts), len(shifts), ffi.NULL, 0)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    return _call("tg_tensor_roll", self._h, _ints(shifts), len(shifts), _ints(dims), len(dims))
   def repeat_interleave(self, repeats: int, dim: int | None = None) -> Tensor:
-    x, dim = (self.flatten(), 0) if dim is None else (self, self._resolve_dim(dim))
-    shp = x.shape
-    x = x.reshape(*shp[:dim + 1], 1, *shp[dim + 1:]).expand(*shp[:dim + 1], repeats, *shp[dim + 1:])
-    return x.reshape(*shp[:dim], shp[dim] * repeats, *shp[dim + 1:])
+    return _call("tg_tensor_repeat_interleave", self._h, repeats, ffi.NULL if dim is None else ffi.new("int64_t *", dim))
+  def unfold(self, dim: int, size: int, step: int) -> Tensor: return _call("tg_tensor_unfold", self._h, dim, size, step)
+  def rearrange(self, formula: str, **sizes) -> Tensor:
+    """einops' rearrange: "b (h w) c -> b c h w", with sizes of the axes that can't be inferred (h=2)."""
+    names = [ffi.new("char[]", k.encode()) for k in sizes]
+    return _call("tg_tensor_rearrange", self._h, formula.encode(), ffi.new("char *[]", names), _ints(list(sizes.values())), len(sizes))
   def normalize(self, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
-    den = self.ne(0).sum(dim, keepdim=True) if p == 0 else self.abs().pow(p).sum(dim, keepdim=True).pow(1 / p)
-    return self / den.maximum(eps)
+    return _call("tg_tensor_normalize", self._h, Tensor._const(p)._h, dim, float(eps))
   def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan=False) -> Tensor:
-    other = self._ufix(other)
-    is_finite_close = self.isfinite() & other.isfinite() & ((self - other).abs() <= atol + rtol * other.abs())
-    is_infinite_close = (self.isinf() | other.isinf()) & self.eq(other)
-    is_nan_close = (self.isnan() & other.isnan()) & equal_nan
-    return is_finite_close | is_infinite_close | is_nan_close
+    return _call("tg_tensor_isclose", self._h, self._ufix(other)._h, float(rtol), float(atol), int(bool(equal_nan)))
   def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan=False) -> Tensor:
-    return self.isclose(other, rtol=rtol, atol=atol, equal_nan=equal_nan).all()
-  def var_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]:
-    return self.var(axis, keepdim, correction), self.mean(axis, keepdim)
-  def std_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]:
-    return self.std(axis, keepdim, correction), self.mean(axis, keepdim)
+    return _call("tg_tensor_allclose", self._h, self._ufix(other)._h, float(rtol), float(atol), int(bool(equal_nan)))
+  def _var_mean(self, axis, keepdim, correction, std: int) -> tuple[Tensor, Tensor]:
+    axes = None if axis is None else _argfix(axis)
+    return _calln("tg_tensor_var_mean", 2, self._h, _ints(axes) if axes is not None else ffi.NULL, len(axes or ()), int(keepdim), float(correction), std)
+  def var_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]: return self._var_mean(axis, keepdim, correction, 0)
+  def std_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]: return self._var_mean(axis, keepdim, correction, 1)
   def empty_like(self, dtype: DTypeLike | None = None, device: str | None = None) -> Tensor:
-    return Tensor.empty(*self.shape, dtype=dtype if dtype is not None else strong_dtype(self.dtype), device=device or self.device)
+    return _call("tg_tensor_empty_like", self._h, _dt(dtype), _dev(device))
   def binary_crossentropy(self, Y: Tensor, reduction: str = "mean") -> Tensor:
-    return (-Y * self.log() - (1 - Y) * (1 - self).log())._do_reduction(reduction)
+    return _call("tg_tensor_binary_crossentropy", self._h, Y._h, _reduction(reduction))
   def binary_crossentropy_logits(self, Y: Tensor, reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
-    log_p, log_1_minus_p = self.logsigmoid(), (-self).logsigmoid()
-    return (-((1 if pos_weight is None else pos_weight) * Y * log_p + (1 - Y) * log_1_minus_p))._do_reduction(reduction)
+    return _call("tg_tensor_binary_crossentropy_logits", self._h, Y._h, _reduction(reduction), _opt(pos_weight))
+  def nll_loss(self, Y: Tensor, weight: Tensor | None = None, ignore_index: int | None = None, reduction: str = "mean") -> Tensor:
+    ii = ffi.new("int64_t *", ignore_index) if ignore_index is not None else ffi.NULL
+    return _call("tg_tensor_nll_loss", self._h, Y._h, _opt(weight), ii, _reduction(reduction))
   def scaled_dot_product_attention(self, key: Tensor, value: Tensor, attn_mask: Tensor | None = None, dropout_p: float = 0.0,
                                    is_causal: bool = False, enable_gqa: bool = False) -> Tensor:
-    if enable_gqa:
-      key = key.repeat_interleave(int(self.shape[-3] // key.shape[-3]), dim=-3)
-      value = value.repeat_interleave(int(self.shape[-3] // value.shape[-3]), dim=-3)
-    qk = self.matmul(key.transpose(-2, -1), dtype=least_upper_dtype(self.dtype, key.dtype, dtypes.float32)) / math.sqrt(self.shape[-1])
-    if is_causal:
-      if attn_mask is not None: raise RuntimeError("cannot set attn_mask when is_causal=True")
-      attn_mask = qk.const_like(True, dtypes.bool).tril()
-    if attn_mask is not None:
-      if attn_mask.dtype == dtypes.bool: attn_mask = attn_mask.where(0, -float("inf"))
-      qk = qk + attn_mask
-    return qk.cast(self.dtype).softmax(-1).dropout(dropout_p) @ value
+    return _call("tg_tensor_scaled_dot_product_attention", self._h, key._h, value._h, _opt(attn_mask), float(dropout_p), int(bool(is_causal)),
+                 int(bool(enable_gqa)), int(bool(Tensor.training)))
   def interpolate(self, size, mode: str = "linear", align_corners: bool = False) -> Tensor:
-    assert isinstance(size, (tuple, list)) and all(isinstance(s, int) for s in size) and 0 < len(size) <= self.ndim, f"invalid {size=}"
-    assert mode in ("linear", "nearest", "nearest-exact"), "only supports linear, nearest or nearest-exact interpolate"
-    assert not (align_corners and mode != "linear"), "align_corners option can only be set with the interpolating mode linear"
-    x, expand = self, list(self.shape)
-    for i in range(-1, -len(size) - 1, -1):
-      in_sz, reshape = int(self.shape[i]), [1] * self.ndim
-      reshape[i] = expand[i] = size[i]
-      if mode == "linear":
-        arr = Tensor.arange(size[i])
-        num, den = (arr * (in_sz - 1), size[i] - 1) if align_corners else ((arr * 2 + 1) * in_sz - size[i], size[i] * 2)
-        num = num.clip(0, (in_sz - 1) * den)
-        low, high, perc = [y.reshape(reshape).expand(expand) for y in (num // den, (num + den - 1) // den, (num % den).cast(dtypes.float32) / den)]
-        x = x.gather(i, low).lerp(x.gather(i, high), perc)
-      else:
-        scale, arr = in_sz / size[i], Tensor.arange(size[i], dtype=dtypes.float32)
-        index = (scale * (arr + 0.5) if mode == "nearest-exact" else scale * arr).cast(dtypes.int32).reshape(reshape).expand(expand)
-        x = x.gather(i, index)
-    return x.cast(self.dtype)
+    assert isinstance(size, (tuple, list)) and all(isinstance(s, int) for s in size), f"invalid {size=}"
+    return _call("tg_tensor_interpolate", self._h, _ints(size), len(size), _INTERP.get(mode, 255), int(bool(align_corners)))
 
-  def logcumsumexp(self, axis=0) -> Tensor:
-    if self.ndim == 0: return self
-    x = self.transpose(axis, -1)
-    n = x.shape[-1]
-    x_cummax = x.cummax(-1)[0].detach()
-    mask = Tensor.ones(n, n, buffer=False, dtype=dtypes.bool).tril()
-    ret = mask.where(x.unsqueeze(-2) - x_cummax.unsqueeze(-1), self.dtype.min).exp().sum(-1).log() + x_cummax
-    return ret.transpose(-1, axis)
+  def logcumsumexp(self, axis=0) -> Tensor: return _call("tg_tensor_logcumsumexp", self._h, axis)
   def masked_select(self, mask: Tensor, size: int | None = None, fill_value=0) -> Tensor:
-    if not dtypes.is_bool(mask.dtype): raise RuntimeError(f"masked_select expects bool mask tensor, got {mask.dtype}")
-    x, mask = self.flatten(), mask.expand(self.shape).flatten() if mask.shape != self.shape else mask.flatten()
-    mask_cumsum = mask.cumsum()
-    if size is None:
-      counts = Tensor.zeros(mask_cumsum[-1].item() if mask.numel() else 0, dtype=dtypes.int32, buffer=False)
-      return x[counts.scatter(0, mask_cumsum, 1, reduce="add").cumsum()]
-    counts = Tensor.zeros(size, dtype=dtypes.int32, buffer=False).scatter(0, mask_cumsum, 1, reduce="add")
-    return (Tensor.arange(size) < mask.sum()).where(x[counts.cumsum()], fill_value).cast(self.dtype)
+    return _call("tg_tensor_masked_select", self._h, mask._h, ffi.new("int64_t *", size) if size is not None else ffi.NULL, Tensor._const(fill_value)._h)
   def nonzero(self, size: int | None = None, fill_value=0) -> Tensor:
-    if self.ndim == 0:
-      return Tensor.zeros(size if size is not None else int(self.ne(0).item()), 0, dtype=dtypes.int32, device=self.device)
-    mask = self.ne(0).flatten()
-    indices = Tensor.stack(*[Tensor.arange(s).reshape(*[1] * i, s, *[1] * (self.ndim - i - 1)).expand(self.shape).flatten()
-                             for i, s in enumerate(self.shape)], dim=-1)
-    return indices.masked_select(mask.unsqueeze(-1).expand(*mask.shape, self.ndim),
-                                 size=size * self.ndim if size is not None else None, fill_value=fill_value).reshape(-1, self.ndim)
+    return _call("tg_tensor_nonzero", self._h, ffi.new("int64_t *", size) if size is not None else ffi.NULL, Tensor._const(fill_value)._h)
   @staticmethod
-  def randperm(n: int, device=None, dtype=dtypes.int32, **kwargs) -> Tensor:
-    return Tensor.rand(n, device=device, **kwargs).argsort().cast(dtype)
+  def randperm(n: int, device=None, dtype=dtypes.int32, contiguous: bool = True) -> Tensor:
+    return _call("tg_tensor_randperm", n, to_dtype(dtype).value, _dev(device), int(bool(contiguous)))
   def multinomial(self, num_samples: int = 1, replacement: bool = False) -> Tensor:
-    assert 1 <= self.ndim <= 2 and num_samples > 0, f"{self.ndim=} must be 1 or 2 dim, {num_samples=} must be positive"
-    weight = self.unsqueeze(0) if self.ndim == 1 else self
-    assert replacement or num_samples <= weight.shape[1], "no replacement samples must not exceed population size"
-    if replacement or num_samples == 1:
-      cdf = (cw := weight.cumsum(1).float()) / cw[:, -1].unsqueeze(1)
-      unif = Tensor.rand(num_samples, cdf.shape[0], 1).to(self.device)
-      indices = (unif >= cdf).sum(2).permute((1, 0))
-    else:
-      indices = (weight.rand_like(dtype=dtypes.float32).log2() / weight).topk(num_samples, dim=1)[1]
-    return (indices.squeeze(0) if self.ndim == 1 else indices).cast(dtypes.int32)
+    return _call("tg_tensor_multinomial", self._h, num_samples, int(bool(replacement)))
 
   @staticmethod
   def einsum(formula: str, *operands, dtype: DTypeLike | None = None) -> Tensor:
     """Einstein summation as tinygrad 0.14.0 evaluates it (traces, ellipsis, implicit output)."""
-    import string
-    xs, formula = list(_argfix(*operands)), formula.replace(" ", "")
-    if "..." in formula:
-      ell, lhs = "".join(c for c in string.ascii_letters if c not in formula), (formula.split("->") + [""])[0]
-      ell_n = [max(0, x.ndim - len(s) + 3) if "..." in s else 0 for s, x in zip(lhs.split(","), xs)]
-      inputs = lhs.split(",")
-      for i, (s, x) in enumerate(zip(inputs, xs)): inputs[i] = s.replace("...", ell[max(ell_n) - ell_n[i]:max(ell_n)])
-      lhs, auto = ",".join(inputs), "".join(sorted(c for c in lhs if lhs.count(c) == 1 and c.isalpha() and c not in ell))
-      formula = f"{lhs}->{formula.split('->')[1].replace('...', ell[:max(ell_n)]) if '->' in formula else ell[:max(ell_n)] + auto}"
-    lhs, rhs = formula.split("->") if "->" in formula else (formula, "".join(sorted(c for c in formula if formula.count(c) == 1 and c.isalpha())))
-    inputs = lhs.split(",")
-    if len(xs) != len(inputs): raise ValueError(f"number of operands doesn't match, expected {len(inputs)}, got {len(xs)}")
-    for i, (s, x) in enumerate(zip(inputs, xs)):
-      for c in set(s):
-        while s.count(c) > 1:
-          j, k, n = s.index(c), s.index(c, s.index(c) + 1), x.shape[s.index(c)]
-          perm = [d for d in range(x.ndim) if d not in (j, k)] + [j, k]
-          x = x.permute(perm).flatten(-2).pad(((0, 0),) * (x.ndim - 2) + ((0, n),)).unflatten(-1, (n, n + 1))[..., 0] if x.ndim > 2 else x.diagonal()
-          s = s[:k] + s[k + 1:]
-      inputs[i], xs[i] = s, x
-    sz: dict = {}
-    for s, x in zip(inputs, xs):
-      for c, d in zip(s, x.shape):
-        if sz.setdefault(c, d) != d: raise ValueError(f"size mismatch for {c!r}: {sz[c]} != {d}")
-    alpha = sorted(sz)
-    xs = [x.permute(*[s.index(c) for c in sorted(s)]).reshape([sz[c] if c in s else 1 for c in alpha]) if s else x for s, x in zip(inputs, xs)]
-    prod = xs[0]
-    for x in xs[1:]: prod = prod * x
-    order = sorted(range(len(rhs)), key=lambda i: rhs[i])
-    return prod.sum([i for i, c in enumerate(alpha) if c not in rhs], dtype=dtype).permute(sorted(range(len(order)), key=lambda i: order[i]))
+    xs = _argfix(*operands)
+    return _call("tg_tensor_einsum", formula.encode(), ffi.new("tg_tensor *[]", [x._h for x in xs] or 1), len(xs), _dt(dtype))
+
+  # ---------------- linear algebra (tinygrad's "matrix ops", unrolled into the graph in libtgc) ----------------
+
+  def qr(self) -> tuple[Tensor, Tensor]: return _calln("tg_tensor_qr", 2, self._h)
+  def svd(self, full_matrices=True) -> tuple[Tensor, Tensor, Tensor]: return _calln("tg_tensor_svd", 3, self._h, int(bool(full_matrices)))
+  def newton_schulz(self, steps: int, params: tuple[int, ...], eps: float = 1.0e-7) -> Tensor:
+    return _call("tg_tensor_newton_schulz", self._h, steps, ffi.new("double[]", [float(p) for p in params] or [0.0]), len(params), float(eps))
 
   # ---------------- random (tinygrad's threefry counter-based generator, bit for bit) ----------------
 
@@ -576,45 +504,43 @@ class Tensor:
     return _call("tg_tensor_rand", _ints(shape), len(shape), dt.value, _canonical(device).encode(), int(bool(contiguous)))
   def rand_like(self, **kwargs) -> Tensor:
     return Tensor.rand(*self.shape, device=kwargs.pop("device", self.device), dtype=kwargs.pop("dtype", self.dtype), **kwargs)
-  def randn_like(self, dtype: DTypeLike | None = None, **kwargs) -> Tensor:
-    if (dt := to_dtype(dtype) if dtype is not None else self.dtype) in dtypes.weaks and dtype is None:
-      raise ValueError(f"randn_like requires an explicit dtype for {dt}")
-    src = self.stack(self).rand_like(**{**kwargs, "dtype": dtypes.float32})
-    return src[0].mul(2 * math.pi).cos().mul((1 - src[1]).log().mul(-2).sqrt()).cast(dt)
+  def randn_like(self, dtype: DTypeLike | None = None, device: str | None = None, contiguous: bool = True) -> Tensor:
+    return _call("tg_tensor_randn_like", self._h, _dt(dtype), _dev(device), int(bool(contiguous)))
   @staticmethod
-  def randn(*shape, dtype: DTypeLike | None = None, **kwargs) -> Tensor:
-    return Tensor.empty(*shape, **kwargs).randn_like(dtype=dtype)
+  def randn(*shape, dtype: DTypeLike | None = None, device: str | None = None) -> Tensor:
+    shape = _argfix(*shape)
+    return _call("tg_tensor_randn", _ints(shape), len(shape), _dt(dtype), _dev(device))
   @staticmethod
-  def randint(*shape, low=0, high=10, dtype=dtypes.int32, **kwargs) -> Tensor:
+  def randint(*shape, low=0, high=10, dtype=dtypes.int32, device: str | None = None, contiguous: bool = True) -> Tensor:
     if not all(isinstance(v, int) for v in (low, high)): raise TypeError(f"{low=} and {high=} must be integers")
     if not dtypes.is_int(dtype := to_dtype(dtype)): raise TypeError(f"{dtype=} must be int")
-    if low >= high: raise ValueError(f"Tensor.randint requires low < high, got {low=}, {high=}")
-    return Tensor.uniform(*shape, low=low, high=high, dtype=dtype, **kwargs)
-  @staticmethod
-  def normal(*shape, mean=0.0, std=1.0, **kwargs) -> Tensor:
-    if std < 0: raise ValueError(f"Tensor.normal requires std >= 0, got {std=}")
-    return std * Tensor.randn(*shape, **kwargs) + mean
-  @staticmethod
-  def uniform(*shape, low=0.0, high=1.0, dtype: DTypeLike | None = None, **kwargs) -> Tensor:
     shape = _argfix(*shape)
-    if not all(isinstance(s, int) and s >= 0 for s in shape): raise ValueError(f"invalid input {shape=}")
-    if low >= high: raise ValueError(f"Tensor.uniform requires low < high, got {low=}, {high=}")
-    return ((high - low) * Tensor.rand(*shape, **kwargs)).cast(dtype or dtypes.default_float) + low
+    return _call("tg_tensor_randint", _ints(shape), len(shape), low, high, dtype.value, _dev(device), int(bool(contiguous)))
   @staticmethod
-  def scaled_uniform(*shape, **kwargs) -> Tensor:
-    return Tensor.uniform(*shape, low=-1.0, high=1.0, **kwargs).mul(math.prod(_argfix(*shape)) ** -0.5)
+  def normal(*shape, mean=0.0, std=1.0, dtype: DTypeLike | None = None, device: str | None = None) -> Tensor:
+    shape = _argfix(*shape)
+    return _call("tg_tensor_normal", _ints(shape), len(shape), _py(mean)._h, _py(std)._h, _dt(dtype), _dev(device))
   @staticmethod
-  def glorot_uniform(*shape, **kwargs) -> Tensor:
-    bound = (6 / (_argfix(*shape)[0] + math.prod(_argfix(*shape)[1:]))) ** 0.5
-    return Tensor.uniform(*shape, low=-bound, high=bound, **kwargs)
+  def uniform(*shape, low=0.0, high=1.0, dtype: DTypeLike | None = None, device: str | None = None, contiguous: bool = True) -> Tensor:
+    shape = _argfix(*shape)
+    if not all(isinstance(s, int) for s in shape): raise ValueError(f"invalid input {shape=}")
+    return _call("tg_tensor_uniform", _ints(shape), len(shape), _py(low)._h, _py(high)._h, _dt(dtype), _dev(device), int(bool(contiguous)))
   @staticmethod
-  def kaiming_uniform(*shape, a: float = 0.01, **kwargs) -> Tensor:
-    bound = (6 / (1 + a ** 2) / math.prod(_argfix(*shape)[1:])) ** 0.5
-    return Tensor.uniform(*shape, low=-bound, high=bound, **kwargs)
+  def _init(fn: str, shape, *args, dtype=None, device=None, contiguous=None) -> Tensor:
+    shape = _argfix(*shape)
+    return _call(fn, _ints(shape), len(shape), *args, _dt(dtype), _dev(device), *(() if contiguous is None else (int(bool(contiguous)),)))
   @staticmethod
-  def kaiming_normal(*shape, a: float = 0.01, **kwargs) -> Tensor:
-    std = (2 / (1 + a ** 2) / math.prod(_argfix(*shape)[1:])) ** 0.5
-    return Tensor.normal(*shape, mean=0.0, std=std, **kwargs)
+  def scaled_uniform(*shape, dtype=None, device=None, contiguous=True) -> Tensor:
+    return Tensor._init("tg_tensor_scaled_uniform", shape, dtype=dtype, device=device, contiguous=contiguous)
+  @staticmethod
+  def glorot_uniform(*shape, dtype=None, device=None, contiguous=True) -> Tensor:
+    return Tensor._init("tg_tensor_glorot_uniform", shape, dtype=dtype, device=device, contiguous=contiguous)
+  @staticmethod
+  def kaiming_uniform(*shape, a: float = 0.01, dtype=None, device=None, contiguous=True) -> Tensor:
+    return Tensor._init("tg_tensor_kaiming_uniform", shape, float(a), dtype=dtype, device=device, contiguous=contiguous)
+  @staticmethod
+  def kaiming_normal(*shape, a: float = 0.01, dtype=None, device=None) -> Tensor:
+    return Tensor._init("tg_tensor_kaiming_normal", shape, float(a), dtype=dtype, device=device)
 
   # ---------------- indexing, stack, cat, split ----------------
 
@@ -697,16 +623,9 @@ class Tensor:
     ts = _argfix(self, *args)
     return _call("tg_tensor_cat", ffi.new("tg_tensor *[]", [t._h for t in ts]), len(ts), dim)
   def split(self, sizes, dim: int = 0) -> tuple[Tensor, ...]:
-    dim = self._resolve_dim(dim)
-    dim_sz = self.shape[dim]
-    if isinstance(sizes, int): sizes = [min(sizes, dim_sz - i) for i in range(0, max(1, dim_sz), max(1, sizes))]
-    assert sum(sizes) == dim_sz, f"expect sizes to sum exactly to {dim_sz}, but got {sum(sizes)}"
-    return tuple(self.shrink(tuple((sum(sizes[:i]), sum(sizes[:i + 1])) if j == dim else None for j in range(self.ndim))) for i in range(len(sizes)))
-  def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
-    dim = self._resolve_dim(dim)
-    dim_sz = self.shape[dim]
-    assert chunks > 0, f"expect chunks to be greater than 0, got: {chunks}"
-    return list(self.split(-(-dim_sz // chunks) if dim_sz else [0] * chunks, dim=dim))
+    if isinstance(sizes, int): return _calls("tg_tensor_split", self._h, sizes, ffi.NULL, 0, dim)
+    return _calls("tg_tensor_split", self._h, 0, _ints(list(sizes)), len(sizes), dim)
+  def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]: return list(_calls("tg_tensor_chunk", self._h, chunks, dim))
 
   # ---------------- autograd ----------------
 
@@ -747,15 +666,13 @@ class Tensor:
   def div(self, x, reverse: bool = False, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode not in (None, "trunc", "floor"): raise RuntimeError(f"{rounding_mode=} is not supported")
     return self._binary({None: "DIV", "trunc": "TRUNCDIV", "floor": "FLOORDIV"}[rounding_mode], x, reverse)
+  def threefry(self, seed) -> Tensor: return self._binary("THREEFRY", seed)
   def where(self, x, y) -> Tensor:
     return _call("tg_tensor_where", self._h, self._ufix(x)._h, self._ufix(y)._h)
   def isinf(self, detect_positive: bool = True, detect_negative: bool = True) -> Tensor:
-    if detect_positive and detect_negative: return self._unary("ISINF")
-    return self.eq(float("inf")) * detect_positive + self.eq(float("-inf")) * detect_negative
+    return _call("tg_tensor_isinf", self._h, int(bool(detect_positive)), int(bool(detect_negative)))
   def clamp(self, min_=None, max_=None) -> Tensor:
-    if min_ is None and max_ is None: raise RuntimeError("at least one of 'min_' or 'max_' must not be None")
-    ret = (self < min_).where(min_, self) if min_ is not None else self
-    return (ret > max_).where(max_, ret) if max_ is not None else ret
+    return _call("tg_tensor_clamp", self._h, *[self._ufix(v)._h if v is not None else ffi.NULL for v in (min_, max_)])
   def clip(self, min_=None, max_=None) -> Tensor: return self.clamp(min_, max_)
 
   # ---------------- movement ----------------
@@ -781,8 +698,8 @@ class Tensor:
       pX = ((0, 0),) * (self.ndim - len(padding) // 2) + tuple(zip(padding[-2::-2], padding[::-2]))
     else: pX = tuple((0, 0) if p is None else p for p in padding)
     if len(pX) != self.ndim: raise ValueError(f"padding length is improper, {padding=} {self.ndim=}")
-    if mode != "constant": raise NotImplementedError(f"{mode=} is not supported yet by tgc")
-    return _call("tg_tensor_pad", self._h, _ints([v for p in pX for v in p]), len(pX), Tensor._const(value)._h)
+    if mode not in _PAD_MODES: raise NotImplementedError(f"{mode=} is not supported")
+    return _call("tg_tensor_pad_mode", self._h, _ints([v for p in pX for v in p]), len(pX), _PAD_MODES[mode], _py(value)._h)
   def flip(self, axis, *args) -> Tensor:
     axis = _argfix(axis, *args)
     return _call("tg_tensor_flip", self._h, _ints(axis), len(axis))
@@ -790,31 +707,18 @@ class Tensor:
     total = self.ndim + int(extra)
     if not -max(1, total) <= dim <= max(1, total) - 1: raise IndexError(f"{dim=} out of range {[-max(1, total), max(1, total) - 1]}")
     return dim + total if dim < 0 else dim
-  def transpose(self, dim0=1, dim1=0) -> Tensor:
-    order = list(range(self.ndim))
-    order[dim0], order[dim1] = order[dim1], order[dim0]
-    return self.permute(order)
+  def transpose(self, dim0=1, dim1=0) -> Tensor: return _call("tg_tensor_transpose", self._h, dim0, dim1)
   @property
   def T(self) -> Tensor: return self.transpose()
-  def flatten(self, start_dim=0, end_dim=-1) -> Tensor:
-    start_dim, end_dim, sh = self._resolve_dim(start_dim), self._resolve_dim(end_dim), self.shape
-    return self.reshape(sh[:start_dim] + (math.prod(sh[start_dim:end_dim + 1]),) + sh[end_dim + 1:])
+  def flatten(self, start_dim=0, end_dim=-1) -> Tensor: return _call("tg_tensor_flatten", self._h, start_dim, end_dim)
   def unflatten(self, dim: int, sizes: tuple[int, ...]) -> Tensor:
-    dim, sh = self._resolve_dim(dim), self.shape
-    return self.reshape(sh[:dim] + tuple(sizes) + sh[dim + 1:])
+    return _call("tg_tensor_unflatten", self._h, dim, _ints(sizes), len(sizes))
   def squeeze(self, dim: int | None = None) -> Tensor:
-    if dim is None: return self.reshape(tuple(d for d in self.shape if d != 1))
-    dim, sh = self._resolve_dim(dim), self.shape
-    return self if not sh or sh[dim] != 1 else self.reshape(sh[:dim] + sh[dim + 1:])
-  def unsqueeze(self, dim: int) -> Tensor:
-    dim, sh = self._resolve_dim(dim, extra=True), self.shape
-    return self.reshape(sh[:dim] + (1,) + sh[dim:])
+    return _call("tg_tensor_squeeze", self._h, ffi.NULL if dim is None else ffi.new("int64_t *", dim))
+  def unsqueeze(self, dim: int) -> Tensor: return _call("tg_tensor_unsqueeze", self._h, dim)
   def repeat(self, repeats, *args) -> Tensor:
     repeats = _argfix(repeats, *args)
-    base = (1,) * (len(repeats) - self.ndim) + self.shape
-    unsq = [d for r, s in zip(repeats, base) for d in ([s] if r == 1 else [1, s])]
-    exp = [d for r, s in zip(repeats, base) for d in ([s] if r == 1 else [r, s])]
-    return self.reshape(unsq).expand(exp).reshape([r * s for r, s in zip(repeats, base)])
+    return _call("tg_tensor_repeat", self._h, _ints(repeats), len(repeats))
 
   # ---------------- reduce ----------------
 
@@ -889,6 +793,12 @@ class Tensor:
     idx, out = ffi.new("tg_tensor **"), ffi.new("tg_tensor **")
     _check(lib().tg_tensor_max_pool2d(self._h, _ints(k), len(k), p, idx, out))
     return Tensor._wrap(out[0]), Tensor._wrap(idx[0])
+  def max_unpool2d(self, indices: Tensor, kernel_size=(2, 2), stride=None, dilation=1, padding=0, output_size=None) -> Tensor:
+    ns = max(self.ndim - 2, 0)
+    k = (kernel_size,) * ns if isinstance(kernel_size, int) else tuple(kernel_size)
+    p, _keep = _conv_params(ns, 1, stride, dilation, padding)
+    osz = None if output_size is None else tuple(output_size)
+    return _call("tg_tensor_max_unpool2d", self._h, indices._h, _ints(k), len(k), p, _ints(osz) if osz is not None else ffi.NULL, len(osz or ()))
 
 def _conv_params(n: int, groups=1, stride=None, dilation=1, padding=0, output_padding=None, ceil_mode=False, count_include_pad=True,
                  dtype=None):

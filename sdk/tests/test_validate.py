@@ -157,3 +157,21 @@ def test_corrupt_manifest_is_refused(core_libs, tmp_path):
   assert r.exit_code == 1 and "corrupt or foreign manifest (magic 0x12345678" in r.output and not (tmp_path / "records").exists(), r.output
   r = cli("validate", "--library", "/bin/sh")
   assert r.exit_code == 1 and "has no readable tg_backend_manifest" in r.output, r.output
+
+def test_scaled_tolerances_follow_the_inputs():
+  """sin/cos: range reduction loses |a|*eps, so the absolute bound grows with |a| (a correctly rounded CUDA sin and the
+  CPU's polynomial differ by 1195 ulp at a=15.70407, near 5*pi: seen on an H200); pow: errors grow with |b*log2(a)|."""
+  import struct
+  from tgc_sdk.suite import engine as E
+  f32 = lambda x: struct.unpack("<I", struct.pack("<f", x))[0]
+  h = lambda x: struct.unpack("<H", struct.pack("<e", x))[0]
+  sin = E.tolerance("SIN", "float32")
+  got, want = f32(0.003891259664669633), f32(0.0038909814320504665)   # the H200's sin, the CPU's
+  assert E.mismatch("float32", got, want, sin, (15.704072183650922,)) is None
+  assert E.mismatch("float32", got, want, sin, (0.5,)) is not None     # the same error at a small argument is a failure
+  assert E.mismatch("float32", got, want, sin) is not None             # and without inputs the table's bound holds
+  pw = E.tolerance("POW", "float16")
+  got, want = h(57536.0), h(58176.0)                                   # 20 ulp, |b*log2(a)| = 15.8
+  assert E.mismatch("float16", got, want, pw, (0.15658892681839223, -5.915180945250443)) is None
+  assert E.mismatch("float16", got, want, pw, (2.0, 1.0)) is not None
+  assert "scaled_by" in E.table()["ops"]["SIN"]["float32/float64"]

@@ -533,6 +533,14 @@ tg_uop *cg_stack(tg_uop *const *s, size_t n) { return tg_uop_new(TG_OP_STACK, TG
 tg_uop *cg_valid(tg_uop *x, tg_uop *cond) {
   tg_uop *inv = tg_uop_const_invalid();
   if (!inv) return NULL;
+  int nd = cg_shape_ndim(x); /* const_like: a shaped x gets an Invalid expanded to its shape */
+  if (nd > 0 && nd <= 64) {
+    int64_t sh[64];
+    for (int i = 0; i < nd; i++) sh[i] = cg_shape_dim(x, i);
+    tg_uop *e = cg_expand(inv, sh, (size_t)nd);
+    tg_uop_release(inv);
+    if (!(inv = e)) return NULL;
+  }
   tg_uop *r = tg_um_where(cond, x, inv);
   tg_uop_release(inv);
   return r;

@@ -105,13 +105,53 @@ fail:
 
 /* ---------------- pm_reduce_local ---------------- */
 
+/* a GROUP_REDUCE splits a reduce over the work items of a group: each reduces its own part (the non-grouped ranges), the
+** partial results go to a LOCAL buffer (a STAGE over the group's locals), and a second REDUCE over new REDUCE ranges
+** (axis + 100) of the same sizes reads them back; the barrier and the store gate come later (implicit barriers, gpudims) */
 static tg_uop *fix_group_for_reduce(tg_rw *rw, tg_uop *x) {
-  for (size_t i = 1; i < x->nsrc; i++)
-    if (x->src[i]->op == TG_OP_RANGE && cg_range_type(x->src[i]) == CG_AX_GROUP_REDUCE) {
-      cg_err(TG_ERR_UNSUPPORTED, "codegen: GROUP_REDUCE (fix_group_for_reduce) needs local memory, not ported yet");
-      return tg_rw_fail(rw);
-    }
-  return NULL;
+  cg_list gfr = {0}, rest = {0}, locals = {0}, topo = {0}, loops = {0};
+  cg_pool pool = {0};
+  tg_uop *ret = NULL;
+  for (size_t i = 1; i < x->nsrc; i++) {
+    tg_uop *u = x->src[i];
+    if (cg_list_push(u->op == TG_OP_RANGE && cg_range_type(u) == CG_AX_GROUP_REDUCE ? &gfr : &rest, u)) goto fail;
+  }
+  if (!gfr.n) goto none;
+  if (cg_toposort(x, &topo)) goto fail;
+  for (size_t i = 0; i < topo.n; i++)
+    if (topo.v[i]->op == TG_OP_RANGE && cg_range_type(topo.v[i]) == CG_AX_LOCAL && cg_list_push(&locals, topo.v[i])) goto fail;
+  tg_uop **s = malloc((x->nsrc + locals.n + gfr.n + 1) * sizeof *s);
+  if (!s) goto fail;
+  s[0] = x->src[0];
+  for (size_t i = 0; i < rest.n; i++) s[1 + i] = rest.v[i];
+  tg_uop *inner = cg_pool_add(&pool, cg_with_src(x, s, 1 + rest.n));
+  for (size_t i = 0; i < gfr.n && inner; i++) {
+    int64_t ax = cg_range_axis(gfr.v[i]) + 100;
+    tg_uop *l = cg_pool_add(&pool, cg_range(gfr.v[i]->src[0], &ax, 1, CG_AX_REDUCE, gfr.v[i]->dtype));
+    if (!l || cg_list_push(&loops, l)) { inner = NULL; break; }
+  }
+  if (!inner) { free(s); goto fail; }
+  /* ret.bufferize(*locals, *gfr, arg=BufferizeOpts(gfr[0].arg[0], AddrSpace.LOCAL)).index(*locals, *loops) */
+  s[0] = inner;
+  size_t n = 1;
+  for (size_t i = 0; i < locals.n; i++) s[n++] = locals.v[i];
+  for (size_t i = 0; i < gfr.n; i++) s[n++] = gfr.v[i];
+  tg_arg it[4] = {tg_arg_str("BufferizeOpts"), tg_arg_int(cg_range_axis(gfr.v[0])), cg_addrspace_arg(CG_AS_LOCAL), tg_arg_bool(1)};
+  tg_uop *stage = cg_pool_add(&pool, tg_uop_new(TG_OP_STAGE, inner->dtype, s, n, tg_arg_tuple(it, 4)));
+  n = 0;
+  for (size_t i = 0; i < locals.n; i++) s[n++] = locals.v[i];
+  for (size_t i = 0; i < loops.n; i++) s[n++] = loops.v[i];
+  tg_uop *buf = stage ? cg_pool_add(&pool, cg_index(stage, s, n)) : NULL;
+  free(s);
+  if (!buf) goto fail;
+  ret = reduce_new(buf, loops.v, loops.n, reduce_op(x)->i, 0);
+  if (!ret) goto fail;
+none:
+  cg_list_free(&gfr), cg_list_free(&rest), cg_list_free(&locals), cg_list_free(&topo), cg_list_free(&loops), cg_pool_free(&pool);
+  return ret;
+fail:
+  cg_list_free(&gfr), cg_list_free(&rest), cg_list_free(&locals), cg_list_free(&topo), cg_list_free(&loops), cg_pool_free(&pool);
+  return tg_rw_fail(rw);
 }
 
 static tg_uop *identity_const(int64_t op, int dt) {

@@ -73,6 +73,10 @@ const tg_pm *cg_pm_split_ends(void);
 tg_uop *cg_add_control_flow(tg_uop *sink);
 tg_uop **cg_linearize(tg_uop *sink, size_t *n);       /* owned refs */
 
+/* ---- locals.c: LOCAL memory (codegen/__init__.py) ---- */
+const tg_pm *cg_pm_add_local_buffers(void);           /* ctx: int64_t *next slot */
+const tg_pm *cg_pm_implicit_barriers(void);
+
 /* ---- renderer ---- */
 const tg_pm *cg_pm_clang_extra(void);                 /* ClangRenderer.extra_matcher */
 

@@ -114,8 +114,8 @@ static tg_uop *run_pass(const char *name, tg_uop *s, pctx *p) {
     return tg_graph_rewrite(s, cg_pm_reduce_local(), &acc, 0, NULL);
   }
   if (IS("add local buffers")) {
-    if (cg_op_in_slice(s, TG_OP_STAGE)) return cg_err(TG_ERR_UNSUPPORTED, "codegen: STAGE (local buffers) is not ported"), NULL;
-    return tg_graph_rewrite(s, cg_pm_mops(), NULL, 0, NULL);
+    int64_t slot = 0;
+    return tg_graph_rewrite(s, cg_pm_add_local_buffers(), &slot, 0, NULL);
   }
   if (IS("add gpudims")) return tg_graph_rewrite(s, cg_pm_add_gpudims(), (void *)p->ren, 0, NULL);
   if (IS("*** expand broadcast / add loads")) return tg_graph_rewrite(s, cg_pm_expand_broadcast_loads(), NULL, 0, NULL);
@@ -139,7 +139,7 @@ static tg_uop *run_pass(const char *name, tg_uop *s, pctx *p) {
   if (IS("move gates from index")) return tg_graph_rewrite(s, cg_pm_move_gates_from_index(), NULL, 0, NULL);
   if (IS("final rewrite")) return tg_graph_rewrite(s, cg_pm_final_rewrite(p->ren), (void *)p->ren, 0, NULL);
   if (IS("casted consts")) return tg_graph_rewrite(s, g_casted, NULL, TG_RW_WALK, NULL);
-  if (IS("add implicit barriers")) return tg_uop_retain(s); /* LOCAL memory only; STAGE is refused above */
+  if (IS("add implicit barriers")) return tg_graph_rewrite(s, cg_pm_implicit_barriers(), NULL, 0, NULL);
   if (IS("add control flow")) return cg_add_control_flow(s);
   if (IS("number params with -1")) {
     cg_list t = {0};

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "codegen/codegen.h"
@@ -110,6 +111,20 @@ static tg_status view_buffer(tg_uop *v, tg_buffer **out) {
   return st;
 }
 
+/* A buffer of a dtype the device does not declare (tg_device_caps.dtypes: WebGPU has no 64-bit types) is refused before
+** anything is allocated or launched, as tinygrad's is_dtype_supported would keep it off that device. */
+static tg_status check_dtype(tg_device *dev, const char *devname, int dt) {
+  if (dt < 0 || dt >= TG_DTYPE_COUNT) return TG_OK;
+  tg_device_caps caps = {.struct_size = sizeof caps};
+  tg_status st = tg_device_get_caps(dev, &caps);
+  if (st || (caps.dtypes >> dt & 1)) return st;
+  char have[256];
+  tg_sb hb = tg_sb_fixed(have, sizeof have);
+  for (int d = 0; d < TG_DTYPE_COUNT; d++)
+    if (caps.dtypes >> d & 1) tg_sb_printf(&hb, "%s%s", hb.len ? " " : "", tg_dtype_repr_name(d));
+  return tg_err(TG_ERR_UNSUPPORTED, "%s does not support dtypes.%s (its dtypes: %s)", devname, tg_dtype_repr_name(dt), have);
+}
+
 /* The device memory of a BUFFER UOp (allocated on first use) or of a view of one. Caller holds table_mu. */
 static tg_status device_buffer(tg_uop *b, tg_buffer **out) {
   if ((*out = table_get(b))) return TG_OK;
@@ -119,6 +134,7 @@ static tg_status device_buffer(tg_uop *b, tg_buffer **out) {
   tg_device *dev;
   tg_status st = tg_device_get(devname, &dev);
   if (st) return st;
+  if ((st = check_dtype(dev, devname, b->dtype))) return st;
   size_t n = buffer_nbytes(b);
   if ((st = tg_buffer_alloc(dev, n ? n : 1, out))) return st;
   if ((st = table_put(b, *out))) tg_buffer_release(*out);
@@ -285,8 +301,21 @@ static tg_status run_kernel(tg_uop *call) {
       global[d] = (uint32_t)(cg->global_size[d] > 0 ? cg->global_size[d] : 1);
       local[d] = (uint32_t)(cg->local_size[d] > 0 ? cg->local_size[d] : 1);
     }
+    int dbg = tg_getenv_int("DEBUG", 0);
+    struct timespec t0, t1;
+    if (dbg >= 2) clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!st) st = tg_program_launch(pe->handle, ordered, cg->n_globals, NULL, 0, global, local);
     if (!st) __atomic_add_fetch(&n_kernels, 1, __ATOMIC_RELAXED);
+    if (!st && dbg >= 2) { /* tinygrad's DEBUG=2 line: each kernel waited for and timed */
+      st = tg_device_synchronize(pe->dev);
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      double us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+      const char *dn = "?";
+      (void)tg_device_name(pe->dev, &dn);
+      fprintf(stderr, "*** %-8s %6lu %-40s arg %3zu global (%lld,%lld,%lld) local (%lld,%lld,%lld) tm %10.2fus\n", dn,
+              (unsigned long)n_kernels, cg->name, cg->n_globals, (long long)cg->global_size[0], (long long)cg->global_size[1],
+              (long long)cg->global_size[2], (long long)cg->local_size[0], (long long)cg->local_size[1], (long long)cg->local_size[2], us);
+    }
     free(ordered);
   }
   free(bufs);

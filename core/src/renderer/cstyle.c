@@ -11,24 +11,14 @@
 #include "codegen/passes.h"
 #include "renderer/renderer.h"
 
-struct cs_lang {
-  const char *name;
-  const char *kernel_typedef, *buffer_prefix, *buffer_suffix, *smem_prefix, *smem_align, *var_prefix, *barrier;
-  const char *infinity, *nan;
-  const char *float4_open, *float4_close; /* STACK: "(T){" ... "}" */
-  int gep_arr_threshold;
-  const char *type_names[TG_DT_IDS];      /* type_map (NULL: DType.name) */
-  /* code_for_op: "%0 + %1" style templates; [1] is the float64 variant where it differs */
-  const char *alu[TG_OP_COUNT][2];
-  int c_entry;                            /* emit the tgc "c" launch entry */
-};
+static void c_prefix(tg_sb *out, const cs_lang *L, const cs_uses *u);
 
 static const cs_lang lang_c = {
   .name = "c",
   .kernel_typedef = "void", .buffer_prefix = "", .buffer_suffix = " restrict", .smem_prefix = "", .smem_align = "",
-  .var_prefix = "const ", .barrier = "__atomic_thread_fence(__ATOMIC_SEQ_CST);",
+  .smem_prefix_for_cast = 1, .var_prefix = "const ", .var_suffix = "", .barrier = "__atomic_thread_fence(__ATOMIC_SEQ_CST);",
   .infinity = "__builtin_inff()", .nan = "__builtin_nanf(\"\")",
-  .float4_open = "{", .float4_close = "}", .gep_arr_threshold = 0,
+  .float4 = "(float4)", .float4_open = "{", .float4_close = "}", .gep_arr_threshold = 0,
   .type_names = {[TG_BOOL] = "_Bool", [TG_FLOAT16] = "_Float16", [TG_BFLOAT16] = "tg_bf16"},
   .alu = {
     [TG_OP_SQRT] = {"__builtin_sqrtf(%0)", "__builtin_sqrt(%0)"}, [TG_OP_TRUNC] = {"__builtin_truncf(%0)", "__builtin_trunc(%0)"},
@@ -37,10 +27,23 @@ static const cs_lang lang_c = {
     [TG_OP_CDIV] = {"(%0/%1)"}, [TG_OP_CMPNE] = {"(%0!=%1)"}, [TG_OP_SHR] = {"(%0>>%1)"}, [TG_OP_SHL] = {"(%0<<%1)"},
     [TG_OP_CMPLT] = {"(%0<%1)"}, [TG_OP_WHERE] = {"(%0?%1:%2)"}, [TG_OP_CMPEQ] = {"(%0==%1)"}, [TG_OP_FDIV] = {"(%0/%1)"},
   },
-  .c_entry = 1,
+  .bitcast = CS_BITCAST_MEMCPY, .bf16_bits = 1, .prefix = c_prefix, .c_entry = 1,
 };
 
-const cs_lang *cs_lang_named(const char *d) { return !strcmp(d, "c") ? &lang_c : NULL; }
+extern const cs_lang tg_cs_lang_cuda, tg_cs_lang_hip, tg_cs_lang_metal;
+
+const cs_lang *cs_lang_named(const char *d) {
+  static const cs_lang *const all[] = {&lang_c, &tg_cs_lang_cuda, &tg_cs_lang_hip, &tg_cs_lang_metal};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    if (!strcmp(all[i]->name, d)) return all[i];
+  return NULL;
+}
+
+int cs_uses_dtype(const cs_uses *u, int dt) {
+  for (int i = 0; i < u->ndts; i++)
+    if (u->dts[i].dt == dt) return 1;
+  return 0;
+}
 
 /* ---------------- the printer's state ---------------- */
 
@@ -80,7 +83,7 @@ static tg_sb sb_new(void) { tg_sb b = {0}; b.grow = 1; return b; }
 
 /* ---------------- types ---------------- */
 
-static const char *scalar_name(const cs_lang *L, int dt) {
+const char *cs_scalar_name(const cs_lang *L, int dt) {
   if (dt >= 0 && dt < TG_DT_IDS && L->type_names[dt]) return L->type_names[dt];
   const tg_dt_desc *d = tg_dt_desc_of((tg_dtype)dt);
   return d ? d->c_name : "void";
@@ -88,14 +91,15 @@ static const char *scalar_name(const cs_lang *L, int dt) {
 
 /* _render_dtype(dtype, sz, addrspace, override_ptr) */
 static void put_dtype(tg_sb *b, const cs_lang *L, int dt, int64_t sz, int as, int override_ptr) {
-  const char *prefix = as == CG_AS_GLOBAL ? L->buffer_prefix : as == CG_AS_LOCAL ? L->smem_prefix : "";
+  const char *prefix = as == CG_AS_GLOBAL ? L->buffer_prefix : as == CG_AS_LOCAL && L->smem_prefix_for_cast ? L->smem_prefix : "";
   tg_sb_puts(b, prefix);
   if (sz > 1) {
-    for (const char *p = scalar_name(L, dt); *p; p++) tg_sb_putn(b, *p == ' ' ? "_" : p, 1);
+    for (const char *p = cs_scalar_name(L, dt); *p; p++) tg_sb_putn(b, *p == ' ' ? "_" : p, 1);
     tg_sb_printf(b, "%lld", (long long)sz);
-  } else tg_sb_puts(b, scalar_name(L, dt));
+  } else tg_sb_puts(b, cs_scalar_name(L, dt));
   if (as == CG_AS_GLOBAL || as == CG_AS_LOCAL || override_ptr) tg_sb_puts(b, "*");
 }
+void cs_put_dtype(tg_sb *b, const cs_lang *L, int dt, int64_t sz) { put_dtype(b, L, dt, sz, CG_AS_REG, 0); }
 static void put_type(tg_sb *b, const cs_lang *L, tg_uop *u) { put_dtype(b, L, u->dtype, cg_max_numel(u), cg_addrspace(u), 0); }
 
 static int is_balanced(const char *s, size_t n) {
@@ -136,8 +140,8 @@ static void render_const(tg_sb *b, rstate *s, tg_uop *x, tg_uop *c) {
   tg_num v = tg_uop_val(c);
   char num[64];
   tg_sb nb = tg_sb_fixed(num, sizeof num);
-  if (dt == TG_BFLOAT16) { /* stored as bits: the literal is the bit pattern */
-    tg_sb_printf(b, "((%s)%uu)", scalar_name(s->L, dt), (unsigned)float_to_bf16_bits(tg_num_as_f(v)));
+  if (dt == TG_BFLOAT16 && s->L->bf16_bits) { /* stored as bits: the literal is the bit pattern */
+    tg_sb_printf(b, "((%s)%uu)", cs_scalar_name(s->L, dt), (unsigned)float_to_bf16_bits(tg_num_as_f(v)));
     return;
   }
   if (tg_dt_is_float((tg_dtype)dt) && !isfinite(tg_num_as_f(v))) {
@@ -160,7 +164,7 @@ static void render_const(tg_sb *b, rstate *s, tg_uop *x, tg_uop *c) {
   case TG_UINT64: tg_sb_printf(b, "%lluul", (unsigned long long)t.i); return;
   case TG_UINT32: tg_sb_printf(b, "%lluu", (unsigned long long)(uint32_t)t.i); return;
   case TG_BOOL: tg_sb_puts(b, tg_num_truthy(v) ? "1" : "0"); return;
-  case TG_FLOAT16: case TG_FP8E4M3: case TG_FP8E5M2: case TG_FP8E4M3FNUZ: case TG_FP8E5M2FNUZ: {
+  case TG_FLOAT16: case TG_BFLOAT16: case TG_FP8E4M3: case TG_FP8E5M2: case TG_FP8E4M3FNUZ: case TG_FP8E5M2FNUZ: {
     char lit[80];
     snprintf(lit, sizeof lit, "%sf", num);
     tg_sb_puts(b, "(");
@@ -207,7 +211,8 @@ static void render_index(tg_sb *b, rstate *s, tg_uop *buf, tg_uop *idx) {
 }
 
 static void render_alu(tg_sb *b, rstate *s, tg_uop *x) {
-  const char *fmt = s->L->alu[x->op][x->dtype == TG_FLOAT64 && s->L->alu[x->op][1] ? 1 : 0];
+  int var = x->dtype == TG_FLOAT64 ? CS_ALU_F64 : x->dtype == TG_FLOAT16 ? CS_ALU_F16 : x->dtype == TG_BFLOAT16 ? CS_ALU_BF16 : CS_ALU_DEFAULT;
+  const char *fmt = s->L->alu[x->op][var] ? s->L->alu[x->op][var] : s->L->alu[x->op][CS_ALU_DEFAULT];
   if (!fmt) { s->failed = 1; cg_err(TG_ERR_UNSUPPORTED, "render: the %s dialect has no %s", s->L->name, tg_op_name((tg_op)x->op)); return; }
   int strip = x->op == TG_OP_ADD || x->op == TG_OP_MUL || x->op == TG_OP_XOR || x->op == TG_OP_OR || x->op == TG_OP_AND;
   for (const char *p = fmt; *p; p++) {
@@ -244,17 +249,48 @@ static char *render_uop(rstate *s, tg_uop *u) {
     else tg_sb_puts(&b, "}");
     break;
   case TG_OP_ENDIF: tg_sb_puts(&b, "}"); break;
-  case TG_OP_SPECIAL: /* code_for_workitem: the "c" dialect has none (its kernels run per grid point from gid) */
-    s->failed = 1;
-    cg_err(TG_ERR_UNSUPPORTED, "render: the %s dialect has no launch indices (SPECIAL %s): a device with locals needs a GPU dialect",
-           L->name, u->arg.kind == TG_ARG_STR ? u->arg.s : "?");
+  case TG_OP_SPECIAL: { /* code_for_workitem[arg[0]](arg[-1]); the "c" dialect has none (its kernels run per grid point) */
+    const char *nm = u->arg.kind == TG_ARG_STR ? u->arg.s : "?";
+    const char *w = nm[0] == 'g' ? L->workitem[0] : nm[0] == 'l' ? L->workitem[1] : nm[0] == 'i' ? L->workitem[2] : NULL;
+    if (!w) {
+      s->failed = 1;
+      cg_err(TG_ERR_UNSUPPORTED, "render: the %s dialect has no launch indices (SPECIAL %s): a device with locals needs a GPU dialect", L->name, nm);
+      break;
+    }
+    char dim = (char)('x' + (nm[strlen(nm) - 1] - '0'));
+    for (const char *p = w; *p; p++) {
+      if (p[0] == '%' && p[1] == 'c') tg_sb_putn(&b, &dim, 1), p++;
+      else if (p[0] == '%' && p[1] == 'd') tg_sb_putn(&b, nm + strlen(nm) - 1, 1), p++;
+      else tg_sb_putn(&b, p, 1);
+    }
+    tg_sb_printf(&b, "; /* %lld */", (long long)cg_vmax_i(u->src[0]));
     break;
+  }
   case TG_OP_IF: tg_sb_printf(&b, "if (%s) {", R(s, u->src[0])); break;
   case TG_OP_BARRIER: tg_sb_puts(&b, L->barrier); break;
   case TG_OP_CAST:
     if (u->src[0]->op == TG_OP_CONST) { render_const(&b, s, u, u->src[0]); break; }
     /* a vector value: REG, or no addrspace at all (a STACK of CONSTs, e.g. the identity of an empty reduce, which
     ** tinygrad renders as a C cast between vector types of different sizes, which neither gcc nor clang accept) */
+    if (cg_max_numel(u) > 1 && (cg_addrspace(u) == CG_AS_REG || cg_addrspace(u) == CG_AS_NONE) && strcmp(L->name, "c") != 0) {
+      /* GPU dialects have no conversion between vector types (tinygrad's "(uint4)(long4)" does not compile with NVRTC):
+      ** the vector constructor over a cast of each lane */
+      tg_uop *x = u->src[0];
+      int64_t n = cg_max_numel(u);
+      const char *f4 = strstr(L->float4, "float4");
+      tg_sb_putn(&b, L->float4, (size_t)(f4 - L->float4));
+      put_type(&b, L, u);
+      tg_sb_printf(&b, "%s%s", f4 + 6, L->float4_open);
+      for (int64_t i = 0; i < n; i++) {
+        tg_sb_printf(&b, "%s(", i ? "," : "");
+        put_dtype(&b, L, u->dtype, 1, CG_AS_REG, 0);
+        if (x->op == TG_OP_STACK && (int64_t)x->nsrc == n) tg_sb_printf(&b, ")(%s)", R(s, x->src[i]));
+        else if (n > L->gep_arr_threshold) tg_sb_printf(&b, ")(%s[%lld])", R(s, x), (long long)i);
+        else tg_sb_printf(&b, ")(%s.%c)", R(s, x), "xyzwabcd"[i & 7]);
+      }
+      tg_sb_puts(&b, L->float4_close);
+      break;
+    }
     if (cg_max_numel(u) > 1 && (cg_addrspace(u) == CG_AS_REG || cg_addrspace(u) == CG_AS_NONE)) {
       tg_sb_printf(&b, "__builtin_convertvector(%s, ", R(s, u->src[0]));
       put_type(&b, L, u);
@@ -273,6 +309,17 @@ static char *render_uop(rstate *s, tg_uop *u) {
       tg_sb_printf(&b, ")(%s))", R(s, u->src[0]));
       break;
     }
+    if (L->bitcast != CS_BITCAST_MEMCPY) { /* tg_bitcast<T>((S)(x)), as_type<T>((S)(x)), __builtin_bit_cast(T, (S)(x)) */
+      int builtin = L->bitcast == CS_BITCAST_BUILTIN;
+      tg_sb_puts(&b, L->bitcast == CS_BITCAST_TEMPLATE ? "tg_bitcast<" : L->bitcast == CS_BITCAST_AS_TYPE ? "as_type<" : "__builtin_bit_cast(");
+      if (builtin) put_type(&b, L, u);
+      else put_dtype(&b, L, u->dtype, 1, CG_AS_REG, 0);
+      tg_sb_puts(&b, builtin ? ", (" : ">((");
+      if (builtin) put_type(&b, L, u->src[0]);
+      else put_dtype(&b, L, u->src[0]->dtype, 1, CG_AS_REG, 0);
+      tg_sb_printf(&b, ")(%s))", R(s, u->src[0]));
+      break;
+    }
     /* gcc and clang: a bit cast through memcpy in a statement expression */
     tg_sb_puts(&b, "({ ");
     put_type(&b, L, u->src[0]);
@@ -286,13 +333,15 @@ static char *render_uop(rstate *s, tg_uop *u) {
     render_index(&b, s, u->src[0], u->src[1]);
     break;
   case TG_OP_SHRINK: render_index(&b, s, u->src[0], u->src[1]); break;
-  case TG_OP_STACK:
-    tg_sb_puts(&b, "(");
+  case TG_OP_STACK: {
+    const char *f4 = strstr(L->float4, "float4");
+    tg_sb_putn(&b, L->float4, (size_t)(f4 - L->float4));
     put_type(&b, L, u);
-    tg_sb_printf(&b, ")%s", L->float4_open);
+    tg_sb_printf(&b, "%s%s", f4 + 6, L->float4_open);
     for (size_t i = 0; i < u->nsrc; i++) tg_sb_printf(&b, "%s%s", i ? "," : "", R(s, u->src[i]));
     tg_sb_puts(&b, L->float4_close);
     break;
+  }
   case TG_OP_LOAD:
     tg_sb_puts(&b, "(");
     if (u->nsrc == 3) tg_sb_printf(&b, "%s?", R(s, u->src[2]));
@@ -335,16 +384,13 @@ static void range_str(tg_sb *b, tg_uop *u) {
   }
 }
 
-typedef struct vdef { int dt; int64_t n; } vdef;
-
 char *cs_render(const cs_lang *L, tg_uop *const *uops, size_t n, const char *fname) {
   rstate s = {0};
   s.L = L;
   tg_ptrset cc = {0};
   cg_list stores = {0}, writable = {0}, bufs = {0};
   tg_sb kern = sb_new(), out = sb_new();
-  vdef vd[64];
-  int nvd = 0, need_bf16 = 0;
+  cs_uses uses = {.uops = uops, .n = n};
   cnt counts[8] = {{"wmma", 0}, {"buf", 0}, {"cast", 0}, {"bidx", 0}, {"val", 0}, {"alu", 0}};
   char *ret = NULL;
   if (!tg_ptrset_init(&s.idx, 2 * n + 16) || !tg_ptrset_init(&cc, 2 * n + 16)) goto out;
@@ -367,17 +413,15 @@ char *cs_render(const cs_lang *L, tg_uop *const *uops, size_t n, const char *fna
     tg_uop_release(sk);
     if (e) goto out;
   }
-  /* vector typedefs: every ALU-side value wider than one lane */
+  /* uops_to_dtypes: (dtype, max_numel) of every ALU-side value, deduped in order */
   for (size_t i = 0; i < n; i++) {
     tg_uop *u = uops[i];
     int as = cg_addrspace(u);
-    if (u->dtype == TG_BFLOAT16) need_bf16 = 1;
     if ((as != CG_AS_ALU && as != CG_AS_NONE) || u->dtype == TG_DT_VOID || !cg_has_shape(u)) continue;
     int64_t m = cg_max_numel(u);
-    if (m <= 1) continue;
     int seen = 0;
-    for (int k = 0; k < nvd; k++) seen |= vd[k].dt == u->dtype && vd[k].n == m;
-    if (!seen && nvd < 64) vd[nvd++] = (vdef){u->dtype, m};
+    for (int k = 0; k < uses.ndts; k++) seen |= uses.dts[k].dt == u->dtype && uses.dts[k].n == m;
+    if (!seen && uses.ndts < 64) uses.dts[uses.ndts].dt = u->dtype, uses.dts[uses.ndts++].n = m;
   }
   int depth = 1;
   for (size_t i = 0; i < n && !s.failed; i++) {
@@ -445,30 +489,32 @@ char *cs_render(const cs_lang *L, tg_uop *const *uops, size_t n, const char *fna
     if (u->op == TG_OP_IF || u->op == TG_OP_RANGE) depth++;
   }
   if (s.failed) goto out;
-  /* defines, the function, the entry */
-  if (need_bf16) tg_sb_printf(&out, "typedef unsigned short %s;\n", scalar_name(L, TG_BFLOAT16));
-  for (int k = 0; k < nvd; k++) {
-    int isz = tg_dt_itemsize((tg_dtype)vd[k].dt);
-    int64_t bytes = isz * vd[k].n, al = 1;
-    while (al * 2 <= bytes) al *= 2;
-    if (vd[k].dt == TG_BOOL) al = 1;
-    tg_sb_printf(&out, "typedef %s ", scalar_name(L, vd[k].dt));
-    put_dtype(&out, L, vd[k].dt, vd[k].n, CG_AS_REG, 0);
-    tg_sb_printf(&out, " __attribute__((aligned(%lld),vector_size(%lld)));\n", (long long)al, (long long)bytes);
+  /* the prefix, the function, the entry */
+  if (L->prefix) L->prefix(&out, L, &uses);
+  if (L->prefix && !L->c_entry && !out.len) tg_sb_puts(&out, "\n"); /* "\n".join([]) + "\n" + kernel */
+  int64_t launch_bounds = 1;
+  for (size_t i = 0; i < n; i++)
+    if (uops[i]->op == TG_OP_SPECIAL && uops[i]->arg.kind == TG_ARG_STR && uops[i]->arg.s[0] == 'l') launch_bounds *= cg_vmax_i(uops[i]->src[0]);
+  if (L->c_entry) tg_sb_puts(&out, "static ");
+  for (const char *p = L->kernel_typedef; *p; p++) {
+    if (!strncmp(p, "{launch_bounds}", 15)) tg_sb_printf(&out, "%lld", (long long)launch_bounds), p += 14;
+    else tg_sb_putn(&out, p, 1);
   }
-  tg_sb_printf(&out, "%s%s %s%s(", L->c_entry ? "static " : "", L->kernel_typedef, fname, L->c_entry ? "_" : "");
+  tg_sb_printf(&out, " %s%s(", fname, L->c_entry ? "_" : "");
   for (size_t i = 0; i < bufs.n; i++) {
     tg_uop *u = bufs.v[i];
     int as = cg_addrspace(u);
     if (i) tg_sb_puts(&out, ", ");
     if (cg_param_volatile(u)) tg_sb_puts(&out, "volatile ");
     if (as == CG_AS_ALU) tg_sb_puts(&out, L->var_prefix);
-    put_dtype(&out, L, u->dtype, 1, as, 0);
-    tg_sb_printf(&out, "%s %s", as == CG_AS_ALU ? "" : L->buffer_suffix, R(&s, u));
+    if (as == CG_AS_ALU && L->var_type) tg_sb_puts(&out, L->var_type);
+    else put_dtype(&out, L, u->dtype, 1, as, 0);
+    tg_sb_printf(&out, "%s %s", as == CG_AS_ALU ? L->var_suffix : L->buffer_suffix, R(&s, u));
   }
+  if (L->extra_args) tg_sb_printf(&out, "%s%s", bufs.n ? ", " : "", L->extra_args);
   tg_sb_puts(&out, ") {\n");
   if (kern.buf) tg_sb_puts(&out, kern.buf);
-  tg_sb_puts(&out, "}\n");
+  tg_sb_puts(&out, L->c_entry ? "}\n" : "}");
   if (L->c_entry) {
     tg_sb_printf(&out, "void %s(void *const *bufs, const int64_t *vals, const uint32_t gid[3]) {\n  (void)bufs, (void)vals, (void)gid;\n  %s_(", fname, fname);
     size_t gi = 0, vi = 0;
@@ -508,9 +554,24 @@ out:
   return ret;
 }
 
+/* ---------------- ClangRenderer.render_kernel's defines ---------------- */
+
+static void c_prefix(tg_sb *out, const cs_lang *L, const cs_uses *u) {
+  if (cs_uses_dtype(u, TG_BFLOAT16)) tg_sb_printf(out, "typedef unsigned short %s;\n", cs_scalar_name(L, TG_BFLOAT16));
+  for (int k = 0; k < u->ndts; k++) { /* render_vector_prefix, with vector_size for gcc */
+    if (u->dts[k].n <= 1) continue;
+    int64_t bytes = tg_dt_itemsize((tg_dtype)u->dts[k].dt) * u->dts[k].n, al = 1;
+    while (al * 2 <= bytes) al *= 2;
+    if (u->dts[k].dt == TG_BOOL) al = 1;
+    tg_sb_printf(out, "typedef %s ", cs_scalar_name(L, u->dts[k].dt));
+    put_dtype(out, L, u->dts[k].dt, u->dts[k].n, CG_AS_REG, 0);
+    tg_sb_printf(out, " __attribute__((aligned(%lld),vector_size(%lld)));\n", (long long)al, (long long)bytes);
+  }
+}
+
 /* ---------------- ClangRenderer.extra_matcher ---------------- */
 
-static tg_uop *alu_via_float(tg_rw *rw, tg_uop *x) {
+tg_uop *cs_alu_via_float(tg_rw *rw, tg_uop *x) {
   tg_uop *s[4];
   cg_pool pool = {0};
   if (x->nsrc > 4) return NULL;
@@ -524,7 +585,7 @@ fail:
   return tg_rw_fail(rw);
 }
 
-static tg_uop *cmp_via_float(tg_rw *rw, tg_uop *alu, tg_uop *x, tg_uop *y) {
+tg_uop *cs_cmp_via_float(tg_rw *rw, tg_uop *alu, tg_uop *x, tg_uop *y) {
   cg_pool pool = {0};
   tg_uop *a = K(tg_um_cast(x, TG_FLOAT32)), *b = K(tg_um_cast(y, TG_FLOAT32));
   tg_uop *r = tg_uop_new((tg_op)alu->op, TG_DT_AUTO, (tg_uop *[]){a, b}, 2, alu->arg);
@@ -536,7 +597,7 @@ fail:
 }
 
 /* round-to-nearest-even float -> bf16 through the bits, keeping nan a nan */
-static tg_uop *cast_float_to_bf16(tg_rw *rw, tg_uop *x) {
+tg_uop *cs_cast_float_to_bf16(tg_rw *rw, tg_uop *x) {
   cg_pool pool = {0};
 #define N(v) K(tg_um_ufix(tg_num_i(v)))
   tg_uop *u = K(tg_um_bitcast(x, TG_UINT32));
@@ -554,6 +615,10 @@ fail:
   cg_pool_free(&pool);
   return tg_rw_fail(rw);
 }
+
+static tg_uop *alu_via_float(tg_rw *rw, tg_uop *x) { return cs_alu_via_float(rw, x); }
+static tg_uop *cmp_via_float(tg_rw *rw, tg_uop *alu, tg_uop *x, tg_uop *y) { return cs_cmp_via_float(rw, alu, x, y); }
+static tg_uop *cast_float_to_bf16(tg_rw *rw, tg_uop *x) { return cs_cast_float_to_bf16(rw, x); }
 
 #include "renderer/cstyle_rules.inc"
 

@@ -96,12 +96,12 @@ tg_tv tgt_layernorm(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, double
 /* ---------------- losses (mixin/op.py) ---------------- */
 
 /* _do_reduction: "none" (0), "mean" (1), "sum" (2) */
-static tg_tv do_reduction(tgt_scope *S, tg_tv x, int reduction) {
+tg_tv tgt_do_reduction(tgt_scope *S, tg_tv x, int reduction) {
   if (reduction == TG_REDUCTION_NONE) return x;
   return tgt_reduce(S, reduction == TG_REDUCTION_SUM ? TG_REDUCE_SUM : TG_REDUCE_MEAN, x, NULL, 0, 0, TG_DTYPE_NONE);
 }
 
-static int check_reduction(tgt_scope *S, int reduction) {
+int tgt_check_reduction(tgt_scope *S, int reduction) {
   if (reduction == TG_REDUCTION_NONE || reduction == TG_REDUCTION_MEAN || reduction == TG_REDUCTION_SUM) return 0;
   tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "reduction=%d must be one of ('none', 'mean', 'sum')", reduction);
   return -1;
@@ -109,7 +109,7 @@ static int check_reduction(tgt_scope *S, int reduction) {
 
 /* sparse_categorical_crossentropy(Y, ignore_index, label_smoothing, reduction) */
 tg_tv tgt_sparse_ce(tgt_scope *S, tg_tv x, tg_tv Y, int64_t ignore_index, double label_smoothing, int reduction) {
-  if (!x.u || !Y.u || check_reduction(S, reduction)) return TGT_NONE;
+  if (!x.u || !Y.u || tgt_check_reduction(S, reduction)) return TGT_NONE;
   if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0)) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "label_smoothing must be in [0.0, 1.0]");
   if (Y.dev && x.dev && Y.dev != x.dev)
     return tgt_fail(S, TG_ERR_DTYPE, "expected Y and self on the same device, Y.device='%s', self.device='%s'", Y.dev, x.dev);
@@ -124,12 +124,12 @@ tg_tv tgt_sparse_ce(tgt_scope *S, tg_tv x, tg_tv Y, int64_t ignore_index, double
   tg_tv smoothing = tgt_mul_py(S, tgt_mul(S, tgt_reduce(S, TG_REDUCE_MEAN, log_probs, &last, 1, 0, TG_DTYPE_NONE), loss_mask), tgt_pyfloat(label_smoothing), 1);
   tg_tv unreduced = tgt_add(S, tgt_mul_py(S, tgt_sum(S, tgt_mul(S, log_probs, y), &last, 1, 0, TG_DTYPE_NONE), tgt_pyfloat(1 - label_smoothing), 1), smoothing);
   if (reduction == TG_REDUCTION_MEAN) return tgt_div(S, tgt_neg(S, tgt_sum(S, unreduced, NULL, 0, 0, TG_DTYPE_NONE)), tgt_sum(S, loss_mask, NULL, 0, 0, TG_DTYPE_NONE), 0, 0);
-  return tgt_neg(S, do_reduction(S, unreduced, reduction));
+  return tgt_neg(S, tgt_do_reduction(S, unreduced, reduction));
 }
 
 /* cross_entropy(Y, reduction, label_smoothing): Y class probabilities, or class indices (one-hot along the class dim) */
 tg_tv tgt_cross_entropy(tgt_scope *S, tg_tv x, tg_tv Y, int reduction, double label_smoothing) {
-  if (!x.u || !Y.u || check_reduction(S, reduction)) return TGT_NONE;
+  if (!x.u || !Y.u || tgt_check_reduction(S, reduction)) return TGT_NONE;
   if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0)) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "label_smoothing must be in [0.0, 1.0]");
   tgt_shape xs, ys, ms;
   if (tgt_shape_of(S, x, &xs) || tgt_shape_of(S, Y, &ys)) return TGT_NONE;
@@ -146,5 +146,5 @@ tg_tv tgt_cross_entropy(tgt_scope *S, tg_tv x, tg_tv Y, int reduction, double la
   /* Y = (1 - label_smoothing)*Y + label_smoothing / int(Y.shape[classes_dim]) */
   Y = tgt_add_py(S, tgt_mul_py(S, Y, tgt_pyfloat(1 - label_smoothing), 1), tgt_pyfloat(label_smoothing / (double)ys.d[cd]), 0);
   tg_tv r = tgt_sum(S, tgt_mul(S, tgt_softmax(S, x, cd, TG_DTYPE_NONE, 1), Y), &cd, 1, 0, TG_DTYPE_NONE);
-  return tgt_neg(S, do_reduction(S, r, reduction)); /* -(...)._do_reduction(): the minus applies last */
+  return tgt_neg(S, tgt_do_reduction(S, r, reduction)); /* -(...)._do_reduction(): the minus applies last */
 }

@@ -108,6 +108,14 @@ tg_status tgt_tensor_set_uop(tg_tensor *t, tg_uop *u);
 int tgt_has_buffer_identity(const tg_uop *u, int after_ok);
 /* A new public tensor for r (the wrappers' finish): ends the scope. */
 tg_status tgt_finish_public(tgt_scope *S, tg_tv r, tg_tensor **out);
+/* The same for n results: all n handles written to outs, or none (and every one released). Ends the scope. */
+tg_status tgt_finish_many(tgt_scope *S, const tg_tv *r, size_t n, tg_tensor **outs);
+/* Argument checks of the public wrappers: a tg_dtype (TG_DTYPE_NONE allowed when optional); n entries of `per`
+** int64 values each (pairs for pad/shrink): non-NULL when n > 0, at most TGT_MAXD entries, no INT64_MIN. */
+tg_status tgt_check_dtype(int dt, int optional, const char *fn);
+tg_status tgt_check_vals(const int64_t *v, size_t n, size_t per, const char *fn, const char *what);
+/* A public "Python scalar" operand (see tgt_as_py); TG_ERR_INVALID_ARGUMENT naming fn and what otherwise. */
+tg_status tgt_py_operand(tg_tensor *t, const char *fn, const char *what, tgt_py *out);
 
 /* ---------------- creation (creation.c: mixin/creation.py, tensor.py, UOp.const/new_buffer/_frompy) ---------------- */
 
@@ -121,6 +129,14 @@ tg_tv tgt_full(tgt_scope *S, const int64_t *shape, size_t n, tg_tv fill, int dty
 tg_tv tgt_full_py(tgt_scope *S, const int64_t *shape, size_t n, tgt_py fill, int dtype); /* buffer=False */
 tg_tv tgt_copy_to_device(tgt_scope *S, tg_tv x, const char *device);
 tg_tv tgt_arange(tgt_scope *S, tgt_py start, const tgt_py *stop, tgt_py step, int dtype);
+tg_tv tgt_linspace(tgt_scope *S, tgt_py start, tgt_py stop, int64_t steps, int dtype); /* dtype TG_DT_AUTO: default float */
+/* UOp.empty_like: x's shape on device (NULL: x's, else the default), dtype TG_DT_AUTO: x's dtype made strong. */
+tg_tv tgt_empty_like(tgt_scope *S, tg_tv x, int dtype, const char *device);
+/* Python's str() of a scalar (repr for floats) appended to b. */
+void tgt_py_str(tg_sb *b, tgt_py v);
+/* Python's a - b, a * b (int or float); 0 on int64 overflow. */
+int tgt_py_sub(tgt_py a, tgt_py b, tgt_py *out);
+static inline long double tgt_py_ld(tgt_py v) { return v.kind == TG_ARG_FLOAT ? (long double)v.f : (long double)v.i; }
 
 /* ---------------- dtype + elementwise (elementwise.c: mixin/dtype.py, mixin/elementwise.py) ---------------- */
 
@@ -169,6 +185,25 @@ tg_tv tgt_shrink_to(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n);
 tg_tv tgt_pad_to(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n);
 tg_tv tgt_flip(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n);
 tg_tv tgt_repeat(tgt_scope *S, tg_tv x, const int64_t *repeats, size_t n);
+/* OpMixin.pad_to(shape, value): value NULL or 0 pads with 0. */
+tg_tv tgt_pad_to_value(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n, const tgt_py *value);
+/* OpMixin._pad_circular and _pad_reflect_replicate (reflect != 0: "reflect", else "replicate"). */
+tg_tv tgt_pad_circular(tgt_scope *S, tg_tv x, const int64_t (*pads)[2], size_t n);
+tg_tv tgt_pad_reflect_replicate(tgt_scope *S, tg_tv x, const int64_t (*pads)[2], size_t n, int reflect);
+tg_tv tgt_flatten(tgt_scope *S, tg_tv x, int64_t start_dim, int64_t end_dim);
+tg_tv tgt_unflatten(tgt_scope *S, tg_tv x, int64_t dim, const int64_t *sizes, size_t n);
+/* MovementMixin.split: the pieces' sizes along dim (a malloc'd array of *n, freed by the caller); sizes NULL: chunks of
+** `size`. Fails the scope as tinygrad's assert when they do not sum to the dim. */
+int64_t *tgt_split_sizes(tgt_scope *S, tg_tv x, int64_t size, const int64_t *sizes, size_t nsizes, int64_t *dim, size_t *n);
+tg_tv tgt_diag(tgt_scope *S, tg_tv x);
+tg_tv tgt_diagonal(tgt_scope *S, tg_tv x, int64_t offset, int64_t dim1, int64_t dim2);
+tg_tv tgt_roll(tgt_scope *S, tg_tv x, const int64_t *shifts, size_t ns, const int64_t *dims, size_t nd); /* dims NULL: flat */
+tg_tv tgt_repeat_interleave(tgt_scope *S, tg_tv x, int64_t repeats, const int64_t *dim);                 /* dim NULL: flat */
+/* meshgrid of n tensors into out[n] (xy: indexing="xy"). 0 on success. */
+int tgt_meshgrid(tgt_scope *S, const tg_tv *ts, size_t n, int xy, tg_tv *out);
+tg_tv tgt_unfold(tgt_scope *S, tg_tv x, int64_t dim, int64_t size, int64_t step);
+/* MovementMixin.rearrange(formula, **sizes): names[i] = sizes[i]. */
+tg_tv tgt_rearrange(tgt_scope *S, tg_tv x, const char *formula, const char *const *names, const int64_t *sizes, size_t n);
 tg_tv tgt_pool(tgt_scope *S, tg_tv x, const int64_t *k, size_t nk, int64_t stride, int64_t dilation);
 /* _pool with per-dim stride and dilation (nk values each; make_tuple's result). */
 tg_tv tgt_pool_sd(tgt_scope *S, tg_tv x, const int64_t *k, size_t nk, const int64_t *stride, const int64_t *dilation);
@@ -238,6 +273,38 @@ tg_tv tgt_var(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, int keepdim,
 tg_tv tgt_layernorm(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n, double eps);
 tg_tv tgt_sparse_ce(tgt_scope *S, tg_tv x, tg_tv Y, int64_t ignore_index, double label_smoothing, int reduction);
 tg_tv tgt_cross_entropy(tgt_scope *S, tg_tv x, tg_tv Y, int reduction, double label_smoothing);
+tg_tv tgt_do_reduction(tgt_scope *S, tg_tv x, int reduction); /* _do_reduction: TG_REDUCTION_NONE/MEAN/SUM */
+int tgt_check_reduction(tgt_scope *S, int reduction);           /* -1 (failing the scope) unless a tg_reduction */
+
+/* ---------------- functional nn and processing (functional.c: mixin/op.py, mixin/elementwise.py, mixin/rand.py) ----------------
+** Optional operands (weight, bias, pos_weight, attn_mask, clamp's bounds) are TGT_NONE when absent. */
+
+tg_tv tgt_normalize(tgt_scope *S, tg_tv x, tgt_py p, int64_t dim, double eps);
+tg_tv tgt_isclose(tgt_scope *S, tg_tv x, tg_tv other, double rtol, double atol, int equal_nan);
+tg_tv tgt_lerp(tgt_scope *S, tg_tv x, tg_tv end, tg_tv weight); /* weight: a tensor or a Python scalar */
+tg_tv tgt_clamp(tgt_scope *S, tg_tv x, tg_tv lo, tg_tv hi);
+tg_tv tgt_isinf(tgt_scope *S, tg_tv x, int detect_positive, int detect_negative);
+tg_tv tgt_linear(tgt_scope *S, tg_tv x, tg_tv w, tg_tv b, int dtype); /* dtype TG_DTYPE_NONE: no casts */
+tg_tv tgt_batchnorm(tgt_scope *S, tg_tv x, tg_tv w, tg_tv b, tg_tv mean, tg_tv invstd, const int64_t *axes, size_t n);
+tg_tv tgt_dropout(tgt_scope *S, tg_tv x, double p, int training);
+tg_tv tgt_sdpa(tgt_scope *S, tg_tv q, tg_tv k, tg_tv v, tg_tv mask, double dropout_p, int is_causal, int enable_gqa, int training);
+tg_tv tgt_interpolate(tgt_scope *S, tg_tv x, const int64_t *size, size_t n, int mode, int align_corners);
+tg_tv tgt_max_unpool2d(tgt_scope *S, tg_tv x, tg_tv indices, const int64_t *k, size_t nk, const tg_conv_params *p,
+                       const int64_t *out_size, size_t nout); /* out_size NULL: derived from k and p */
+tg_tv tgt_embedding(tgt_scope *S, tg_tv weight, tg_tv idx);
+tg_tv tgt_bce(tgt_scope *S, tg_tv x, tg_tv Y, int reduction);
+tg_tv tgt_bce_logits(tgt_scope *S, tg_tv x, tg_tv Y, int reduction, tg_tv pos_weight);
+tg_tv tgt_nll_loss(tgt_scope *S, tg_tv x, tg_tv Y, tg_tv weight, const int64_t *ignore_index, int reduction);
+tg_tv tgt_logcumsumexp(tgt_scope *S, tg_tv x, int64_t axis);
+/* size NULL: as many as selected (realizes the count, as tinygrad's .item() does) */
+tg_tv tgt_masked_select(tgt_scope *S, tg_tv x, tg_tv mask, const int64_t *size, tgt_py fill);
+tg_tv tgt_nonzero(tgt_scope *S, tg_tv x, const int64_t *size, tgt_py fill);
+tg_tv tgt_einsum(tgt_scope *S, const char *formula, const tg_tv *ops, size_t n, int dtype);
+
+/* linalg.c: mixin/op.py's matrix ops. qr/svd return 0, or -1 with the scope failed. */
+int tgt_qr(tgt_scope *S, tg_tv x, tg_tv *Q, tg_tv *R);
+int tgt_svd(tgt_scope *S, tg_tv x, int full_matrices, tg_tv *U, tg_tv *Sv, tg_tv *Vt);
+tg_tv tgt_newton_schulz(tgt_scope *S, tg_tv x, int64_t steps, const double *params, size_t n, double eps);
 
 /* activation.c: tinygrad's elementwise compositions; p: the op's parameters (see tg_activation in tg.h) */
 tg_tv tgt_activation(tgt_scope *S, int op, tg_tv x, const double *p);

@@ -1,10 +1,9 @@
 """tinygrad 0.14.0's tinygrad.nn, as far as tgc has it: layers (Linear, BatchNorm, Conv1d/2d, ConvTranspose1d/2d,
 LayerNorm, GroupNorm, RMSNorm, Embedding), `optim` (SGD/LARS, Adam/AdamW/LAMB) and `state` (safetensors, state dicts). Layers are compositions of
-tgc.Tensor operations and build the graphs tinygrad builds (Embedding excepted: see its docstring)."""
+tgc.Tensor operations and build the graphs tinygrad builds."""
 from __future__ import annotations
 import math
-from tgc.tensor import Tensor
-from tgc.dtype import dtypes
+from tgc.tensor import Tensor, _call
 from tgc.nn import state, optim  # noqa: F401
 
 def _tuple(x, n: int) -> tuple: return tuple(x) if isinstance(x, (list, tuple)) else (x,) * n
@@ -114,12 +113,9 @@ class RMSNorm:
     return x if self.weight is None else x * self.weight
 
 class Embedding:
-  """A lookup table. tgc selects rows with a one-hot mask (no tensor indexing yet): same values and gradients as
-  tinygrad's, a different graph."""
+  """A lookup table: rows of weight (vocab_size, embed_size) selected by an int index tensor, as tinygrad 0.14.0's
+  Embedding.__call__ builds it (a one-hot comparison with arange(vocab_size), summed away)."""
   def __init__(self, vocab_size: int, embed_size: int):
     self.vocab_sz, self.embed_sz = vocab_size, embed_size
     self.weight = Tensor.glorot_uniform(vocab_size, embed_size)
-  def __call__(self, idx: Tensor) -> Tensor:
-    if not dtypes.is_int(idx.dtype): raise TypeError(f"Expected integer dtype for index in embedding, got {idx.dtype}")
-    mask = idx.unsqueeze(-1)._one_hot_along_dim(self.vocab_sz).unsqueeze(-1)  # (..., vocab, 1)
-    return mask.where(self.weight, 0).sum(-2)
+  def __call__(self, idx: Tensor) -> Tensor: return _call("tg_tensor_embedding", self.weight._h, idx._h)

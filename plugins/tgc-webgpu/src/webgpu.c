@@ -476,8 +476,12 @@ static tg_status webgpu_alloc(tg_backend_device *dev, size_t nbytes, tg_backend_
 }
 
 static void webgpu_free(tg_backend_device *dev, tg_backend_buffer *buf) {
-  (void)dev;
-  if (is_a(buf, BUF_MAGIC)) destroy(&buf->obj);
+  if (!is_a(buf, BUF_MAGIC)) return;
+  tg_backend_device *d = buf->dev == dev ? dev : NULL;
+  destroy(&buf->obj);
+  /* wgpu-native frees a destroyed buffer's memory, and the staging memory of writes still queued for it, only when the
+  ** device is maintained: flush the pending writes with an empty submit and let a non-blocking poll reclaim them */
+  if (d && !d->lost) wg.QueueSubmit(d->queue, 0, NULL), wg.DevicePoll(d->dev, 0, NULL);
 }
 
 static tg_status check_range(const char *fn, tg_backend_device *dev, const tg_backend_buffer *b, size_t offset, size_t nbytes) {

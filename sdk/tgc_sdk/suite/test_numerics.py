@@ -107,7 +107,7 @@ def run_both(dev: E.SUT, build) -> tuple[dict, dict]:
 def compare(what: str, dt: str, tol: E.Tol, got: list[int], want: list[int], inputs=None) -> list[str]:
   errs = []
   for i, (g, w) in enumerate(zip(got, want)):
-    if (why := E.mismatch(dt, g, w, tol)) is not None:
+    if (why := E.mismatch(dt, g, w, tol, tuple(x[i] for x in inputs) if inputs else None)) is not None:
       at = f" at inputs {tuple(x[i] for x in inputs)!r}" if inputs else ""
       errs.append(f"{what}[{i}]{at}: {why}")
   if len(got) != len(want): errs.append(f"{what}: {len(got)} elements, CPU has {len(want)}")

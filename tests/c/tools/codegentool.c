@@ -4,7 +4,7 @@
 **   codegentool pass NAME [noopt]  one pass applied alone to the graph on stdin; prints the result
 **   codegentool lin [noopt]        the linearized program, one "OP dtype" per line
 **   codegentool render [noopt]     the program as JSON: name, source, globals, outs, ins, vars, global_size, ops
-** The caps are the built-in CPU backend's. "noopt" is NOOPT=1; otherwise the heuristic optimizations run.
+** The caps are the built-in CPU backend's, or a GPU plugin's with CODEGENTOOL_GPU (gpu_caps below). "noopt" is NOOPT=1; otherwise the heuristic optimizations run.
 ** Exit status 0 on success; 1 with "error: <tg_last_error>" on stderr. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,8 +58,12 @@ static void json_ints(const char *key, const int64_t *v, size_t n) {
   printf("]");
 }
 
-/* CODEGENTOOL_GPU=<dialect>: the caps of a CUDA-class GPU (tinygrad's CUDARenderer limits, no tensor cores) with
-** that dialect, for comparing the GPU passes (locals, gpudims) with tinygrad's GPU renderers */
+/* CODEGENTOOL_GPU=<dialect>: the caps a GPU plugin declares for that dialect, so the GPU passes (locals, shared memory,
+** gpudims, decompositions) and the renderer can be compared with tinygrad's GPU renderers with no GPU at hand:
+** "cuda" as plugins/tgc-cuda declares it (CODEGENTOOL_ARCH=sm_XX, default sm_90: half from sm_53, bfloat16 from sm_80,
+** fp8 from sm_89); "hip" and "metal" with tinygrad's HIPRenderer/MetalRenderer dtypes; any other dialect (e.g. "c") gets
+** the CUDA limits with the CPU's ops and dtypes. All: CStyleLanguage.code_for_op's 21 ops, 4-wide vectors, no tensor
+** cores, CUDARenderer's global_max/local_max/shared_max (HIP: 65536 bytes of shared memory). */
 static void gpu_caps(tg_device_caps *caps) {
   const char *d = getenv("CODEGENTOOL_GPU");
   if (!d || !*d) return;
@@ -68,6 +72,33 @@ static void gpu_caps(tg_device_caps *caps) {
   const uint32_t gm[3] = {2147483647u, 65535, 65535}, lm[3] = {1024, 1024, 64};
   for (int i = 0; i < 3; i++) caps->global_max[i] = gm[i], caps->local_max[i] = lm[i];
   caps->local_prod_max = 1024, caps->shared_max = 49152;
+  int cuda = !strcmp(d, "cuda"), hip = !strcmp(d, "hip"), metal = !strcmp(d, "metal"), wgsl = !strcmp(d, "wgsl");
+  if (!cuda && !hip && !metal && !wgsl) return;
+  static const tg_alu_op ops[] = {TG_ALU_EXP2, TG_ALU_LOG2, TG_ALU_SIN, TG_ALU_SQRT, TG_ALU_RECIPROCAL, TG_ALU_NEG, TG_ALU_TRUNC,
+                                  TG_ALU_ADD, TG_ALU_SUB, TG_ALU_MUL, TG_ALU_CDIV, TG_ALU_CMOD, TG_ALU_SHL, TG_ALU_SHR, TG_ALU_CMPLT,
+                                  TG_ALU_CMPNE, TG_ALU_CMPEQ, TG_ALU_AND, TG_ALU_OR, TG_ALU_XOR, TG_ALU_WHERE};
+  caps->alu_ops = 0;
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) caps->alu_ops |= 1ull << ops[i];
+  if (wgsl) { /* WGSLRenderer: no vectors, 16-bit limits, no 64-bit dtypes */
+    caps->vector_width = 1, caps->local_prod_max = 256, caps->shared_max = 32768;
+    const uint32_t wl[3] = {256, 256, 64};
+    for (int i = 0; i < 3; i++) caps->global_max[i] = 65535, caps->local_max[i] = wl[i];
+    caps->dtypes = (1ull << TG_BOOL) | (1ull << TG_INT8) | (1ull << TG_UINT8) | (1ull << TG_INT16) | (1ull << TG_UINT16) | (1ull << TG_INT32) |
+                   (1ull << TG_UINT32) | (1ull << TG_FLOAT16) | (1ull << TG_FLOAT32);
+    return;
+  }
+  uint64_t m = (1ull << (TG_FLOAT64 + 1)) - 1;
+  const char *arch = getenv("CODEGENTOOL_ARCH");
+  if (cuda) {
+    int cc = arch && !strncmp(arch, "sm_", 3) ? atoi(arch + 3) : 90;
+    if (cc < 53) m &= ~(1ull << TG_FLOAT16);
+    if (cc < 80) m &= ~(1ull << TG_BFLOAT16);
+    if (cc >= 89) m |= 1ull << TG_FP8E4M3 | 1ull << TG_FP8E5M2;
+    snprintf(caps->arch, sizeof caps->arch, "sm_%d", cc);
+  }
+  if (hip) caps->shared_max = 65536;
+  if (metal) m &= ~(1ull << TG_FLOAT64);
+  caps->dtypes = m;
 }
 
 int main(int argc, char **argv) {

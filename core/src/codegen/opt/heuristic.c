@@ -1,8 +1,9 @@
 /* codegen/opt/heuristic.c -- tinygrad 0.14.0's codegen/opt/heuristic.py: hand_coded_optimizations, the parts that
 ** apply to a device from its caps: masked upcasts, stride-driven upcasts, reduce unrolls, the float4 upcast, and
 ** THREAD splitting on has_threads devices, LOCAL groups on devices with locals. Tensor cores and IMAGE are refused
-** exactly where tinygrad's KernelOptError would refuse them (no tensor cores declared); MV and GROUPTOP (which need
-** GROUP_REDUCE through shared memory) are not ported yet, so a GPU reduction runs whole in each work item. */
+** exactly where tinygrad's KernelOptError would refuse them (no tensor cores declared). On a device with locals and
+** shared memory: the matvec opts (MV: GROUP the reduce over 8 threads, LOCAL and UPCAST an output axis by 4) and GROUPTOP
+** (a reduce split over 16 threads through shared memory when the output is small), which end the heuristic. */
 #include "codegen/opt/opt.h"
 #include "uop/symbolic.h"
 
@@ -72,14 +73,72 @@ static int choice_lt(const choice *a, const choice *b) {
 
 #define TRY(call) do { int r_ = (call); if (r_ < 0) goto fail; } while (0)
 
+/* getenv(name, dflt) as an int */
+static int64_t env_int(const char *name, int64_t dflt) {
+  const char *e = getenv(name);
+  return e && *e ? strtoll(e, NULL, 10) : dflt;
+}
+
+/* the MV branch: 1 when the matvec opts were applied (the heuristic ends), 0 when it does not apply, -1 on error */
+static int try_matvec(cg_sched *k, kview *v) {
+  int64_t bs = env_int("MV_BLOCKSIZE", 4), tpr = env_int("MV_THREADS_PER_ROW", 8), rpt = env_int("MV_ROWS_PER_THREAD", 4);
+  if (!k->ren->has_local || env_int("MV", 1) == 0 || !(bs > 1 || tpr > 1 || rpt > 1) || v->n < 2 || !k->ren->has_shared) return 0;
+  tg_uop *red = cg_sched_reduceop(k);
+  const tg_arg *rop = red ? cg_tuple_item(&red->arg, 0) : NULL;
+  if (!rop || rop->i != TG_OP_ADD) return 0;
+  tg_uop *mul = red->src[0];
+  if (mul->op != TG_OP_MUL || mul->src[0]->op != TG_OP_INDEX || mul->src[1]->op != TG_OP_INDEX) return 0;
+  tg_uop *idx0 = get_idx(mul->src[0]), *idx1 = get_idx(mul->src[1]), *first = NULL;
+  for (int a = 0; a < v->n && !first; a++)
+    if (v->type[a] == CG_AX_REDUCE) first = v->rngs.v[a];
+  if (!first) return 0;
+  size_t nt = 0;
+  tg_uop **terms = tg_uop_split(idx0, TG_OP_ADD, &nt);
+  if (!terms) return -1;
+  int in_terms = 0;
+  for (size_t i = 0; i < nt; i++) in_terms |= terms[i] == first;
+  free(terms);
+  if (!in_terms) return 0;
+  const cg_list *r0 = cg_ranges(idx0), *r1 = cg_ranges(idx1);
+  if (!r0 || !r1) return -1;
+  for (size_t i = 0; i < r0->n; i++)
+    if (!cg_list_has(r1, r0->v[i])) return 0;
+  for (int g = 0; g < v->n; g++) {
+    if (v->type[g] != CG_AX_GLOBAL) continue;
+    int err = 0;
+    tg_uop *d = tg_uop_divides(first->src[0], tpr, &err);
+    if (err) return -1;
+    tg_uop_release(d);
+    if (!d || v->shape[g] < 0 || v->shape[g] % (bs * rpt) != 0) continue;
+    if (tpr > 1 && cg_sched_apply_opt(k, CG_OPT_GROUP, 0, tpr) < 0) return -1;
+    if (bs > 1 && cg_sched_apply_opt(k, CG_OPT_LOCAL, g, bs) < 0) return -1;
+    if (rpt > 1 && cg_sched_apply_opt(k, CG_OPT_UPCAST, g, rpt) < 0) return -1;
+    return 1;
+  }
+  return 0;
+}
+
 int cg_hand_coded_optimizations(cg_sched *k) {
   kview v = {0};
   cg_list bufs = {0}, topo = {0}, gates = {0};
-  /* tensor cores: none in the caps here (a TC opt is refused); IMAGE: not ported; MV and GROUPTOP need locals */
-  /* MV and GROUPTOP (GROUP_REDUCE ranges through shared memory) are not ported: a device with locals gets the upcasts
-  ** and LOCAL opts below, and its reductions run whole in each work item */
+  /* tensor cores: none in the caps here (a TC opt is refused); IMAGE: not ported */
+  if (view(k, &v)) goto fail;
+  int mv = try_matvec(k, &v);
+  if (mv < 0) goto fail;
+  if (mv) goto done;
+  /* grouping: a small output splits its reduce over 16 threads (GROUPTOP), and then nothing else is applied */
+  if (out_prod_upcastable(&v) <= (env_int("NOLOCALS", 0) ? 240 : 2048)) {
+    for (int axis = 0; axis < 3; axis++) {
+      int r = cg_sched_apply_opt(k, CG_OPT_GROUPTOP, axis, 16);
+      if (r < 0) goto fail;
+      if (r == 0) break;
+    }
+  }
+  if (view(k, &v)) goto fail;
+  for (int a = 0; a < v.n; a++)
+    if (v.type[a] == CG_AX_GROUP_REDUCE) goto done;
   /* masked small axes (Tensor.stack): upcast them whole */
-  if (view(k, &v) || cg_toposort(k->ast, &topo)) goto fail;
+  if (cg_toposort(k->ast, &topo)) goto fail;
   for (size_t i = 0; i < topo.n; i++) {
     if (topo.v[i] == k->ast || topo.v[i]->op != TG_OP_WHERE) continue;
     const cg_list *r = cg_ranges(topo.v[i]->src[0]);
@@ -245,6 +304,7 @@ int cg_hand_coded_optimizations(cg_sched *k) {
       if (k->nopts && cg_arg_int(cg_tuple_item(&k->opts[k->nopts - 1], 1), 0) == CG_OPT_THREAD) break;
     }
   }
+done:
   cg_list_free(&v.rngs), cg_list_free(&bufs), cg_list_free(&topo), cg_list_free(&gates);
   return 0;
 fail:

@@ -249,14 +249,46 @@ static int axis_in(int t, const int *set, int n) {
   return 0;
 }
 
+/* the first REDUCE whose reduce ranges include rng: 1 when it sits inside another reduce (its outer ranges include a
+** REDUCE, UNROLL or GROUP_REDUCE range), 0 when not, -1 on error */
+static int group_inside_reduce(cg_sched *k, tg_uop *rng) {
+  cg_list t = {0}, rr = {0};
+  int ret = 0;
+  if (cg_toposort(k->ast, &t)) return -1;
+  for (size_t i = 0; i < t.n; i++) {
+    tg_uop *u = t.v[i];
+    if (u == k->ast || u->op != TG_OP_REDUCE) continue;
+    rr.n = 0;
+    if (cg_ranges_of(u->src + 1, u->nsrc - 1, &rr)) { ret = -1; break; }
+    if (!cg_list_has(&rr, rng)) continue;
+    const cg_list *outer = cg_ranges(u);
+    if (!outer) { ret = -1; break; }
+    for (size_t j = 0; j < outer->n && !ret; j++) {
+      int ty = cg_range_type(outer->v[j]);
+      ret = ty == CG_AX_REDUCE || ty == CG_AX_UNROLL || ty == CG_AX_GROUP_REDUCE;
+    }
+    break;
+  }
+  cg_list_free(&t), cg_list_free(&rr);
+  return ret;
+}
+
 int cg_sched_apply_opt(cg_sched *k, int op, int axis, int64_t arg) {
   cg_list rngs = {0}, glob = {0};
   int rc = 1;
   if (op == CG_OPT_NOLOCALS) return 1;
   if ((op == CG_OPT_LOCAL || op == CG_OPT_GROUP || op == CG_OPT_GROUPTOP) && !k->ren->has_local) return 1;
-  if (op != CG_OPT_UPCAST && op != CG_OPT_UNROLL && op != CG_OPT_THREAD && op != CG_OPT_LOCAL) return 1; /* TC/PADTO/SWAP/GROUP: not ported */
+  if (op != CG_OPT_UPCAST && op != CG_OPT_UNROLL && op != CG_OPT_THREAD && op != CG_OPT_LOCAL && op != CG_OPT_GROUP && op != CG_OPT_GROUPTOP)
+    return 1; /* TC/PADTO/SWAP: not ported */
   if (cg_sched_rngs(k, &rngs)) return -1;
   int real = axis;
+  if (op == CG_OPT_GROUP || op == CG_OPT_GROUPTOP) { /* axes_of(REDUCE)[axis] */
+    int cnt = 0;
+    real = -1;
+    for (size_t i = 0; i < rngs.n && real < 0; i++)
+      if (cg_range_type(rngs.v[i]) == CG_AX_REDUCE && cnt++ == axis) real = (int)i;
+    if (real < 0) goto out;
+  }
   if (op == CG_OPT_UNROLL) { /* unrollable_dims[axis] */
     int cnt = 0;
     real = -1;
@@ -272,6 +304,22 @@ int cg_sched_apply_opt(cg_sched *k, int op, int axis, int64_t arg) {
   int64_t amt = arg == 0 ? cg_vmax_i(rng) + 1 : arg;
   static const int red[] = {CG_AX_GROUP_REDUCE, CG_AX_REDUCE}, up[] = {CG_AX_GLOBAL, CG_AX_LOCAL, CG_AX_WEAK}, loc[] = {CG_AX_GLOBAL, CG_AX_WEAK};
   int new_type = 0, top = 0;
+  tg_uop *redop = cg_sched_reduceop(k);
+  int groups = 0;
+  for (size_t i = 0; i < rngs.n; i++) groups += cg_range_type(rngs.v[i]) == CG_AX_GROUP_REDUCE;
+  if (redop && (op == CG_OPT_GROUP || op == CG_OPT_GROUPTOP || groups)) { /* the shared memory a grouped reduce needs */
+    int64_t sz = 1;
+    for (size_t i = 0; i < rngs.n; i++) {
+      int ti = cg_range_type(rngs.v[i]);
+      if (ti == CG_AX_UPCAST || ti == CG_AX_WARP || ti == CG_AX_LOCAL || ti == CG_AX_GROUP_REDUCE) sz *= cg_vmax_i(rngs.v[i]) + 1;
+    }
+    if (amt * sz * tg_dt_itemsize((tg_dtype)redop->dtype) > k->ren->shared_max) goto out;
+  }
+  if (redop && (op == CG_OPT_GROUP || op == CG_OPT_GROUPTOP)) { /* no GROUP_REDUCE inside another reduce */
+    int r = group_inside_reduce(k, rng);
+    if (r < 0) { rc = -1; goto out; }
+    if (r) goto out;
+  }
   switch (op) {
   case CG_OPT_UNROLL:
     if (amt > 32 || !axis_in(t, red, 2)) goto out;
@@ -284,6 +332,12 @@ int cg_sched_apply_opt(cg_sched *k, int op, int axis, int64_t arg) {
   case CG_OPT_LOCAL:
     if (k->dont_use_locals || !axis_in(t, loc, 2)) goto out;
     new_type = CG_AX_LOCAL;
+    break;
+  case CG_OPT_GROUP: case CG_OPT_GROUPTOP:
+    for (size_t i = 0; i < k->nopts; i++)
+      if (cg_arg_int(cg_tuple_item(&k->opts[i], 1), 0) == CG_OPT_TC) goto out;
+    if (k->dont_use_locals || t != CG_AX_REDUCE) goto out;
+    new_type = CG_AX_GROUP_REDUCE, top = op == CG_OPT_GROUPTOP;
     break;
   case CG_OPT_THREAD:
     if (!k->ren->has_threads || amt > k->ren->global_max[0]) goto out;

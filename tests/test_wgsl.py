@@ -1,0 +1,83 @@
+"""The wgsl dialect (core/src/renderer/wgsl.c) against tinygrad 0.14.0's WGSLRenderer: kernels scheduled by tinygrad (DEV=CPU)
+are rendered by tinygrad's WGSLRenderer and by tgc's codegen (build/codegentool with CODEGENTOOL_GPU=wgsl: WGSLRenderer's caps,
+no vectors, 65535 workgroups a dimension), NOOPT=1 and with the heuristic opts, and the two sources must be equal text. No
+adapter is needed: plugins/tgc-webgpu/tests run these kernels on one.
+
+Where tgc departs from tinygrad's text on purpose (naga in wgpu-native 29 rejects tinygrad's half bitcasts; naga's float !=
+is ordered, false on NaN) the test says what tgc writes instead."""
+import os, json, subprocess
+os.environ.setdefault("DEV", "CPU")
+import pytest
+tinygrad = pytest.importorskip("tinygrad")
+from tinygrad import Tensor, dtypes
+from tinygrad.helpers import Target, Context
+from tinygrad.renderer.wgsl import WGSLRenderer
+from tinygrad.codegen import to_program
+from tinygrad.uop.ops import Ops
+import tinygrad_ir as ir
+
+R = WGSLRenderer(Target("WEBGPU", "WGSL", "vulkan,shader-f16"))
+
+def tinygrad_src(ast, noopt: int) -> str:
+  with Context(NOOPT=noopt): prg = to_program(ast, R)
+  return next(s for s in prg.src if s.op is Ops.SOURCE).arg
+
+def tgc_src(ast, noopt: int) -> str:
+  r = subprocess.run([str(ir.tool("codegentool")), "render"] + (["noopt"] if noopt else []), input=ir.to_json(ast), capture_output=True,
+                     text=True, timeout=120, env={**os.environ, "CODEGENTOOL_GPU": "wgsl"}, check=False)
+  assert r.returncode == 0, r.stderr
+  return json.loads(r.stdout)["source"]
+
+def kernels(t: Tensor) -> list:
+  return [call.src[0] for call in t.schedule_linear().src if call.src[0].op is Ops.SINK]
+
+def _f(*shape): return Tensor.rand(*shape).realize()
+def _i(vals, dt): return Tensor(vals, dtype=dt).realize()
+
+CASES = {
+  "add": lambda: _f(64, 64) + _f(64, 64),
+  "matmul": lambda: _f(64, 64) @ _f(64, 64),
+  "exp_odd_shape": lambda: (_f(3, 5, 7) * 2).exp(),
+  "sum_axis": lambda: _f(4096, 64).sum(1),
+  "permute": lambda: _f(64, 64).T.contiguous(),
+  "int8_add": lambda: _i([1, 2, 3, -4, 5, 6, 7], dtypes.int8) + 3,
+  "uint8_mul": lambda: _i([1, 2, 3, 250, 5], dtypes.uint8) * 2,
+  "int8_to_int": lambda: _i([1, -2, 3, -128, 127], dtypes.int8).cast(dtypes.int32),
+  "int_to_uint8": lambda: _i([1, -2, 3, 4], dtypes.int32).cast(dtypes.uint8),
+  "int16": lambda: _i([1, -2, 3, 4, 5], dtypes.int16) * 3,
+  "half": lambda: _f(16).cast(dtypes.half).realize() * 2 + 1,
+  "bool_not": lambda: (_f(33) > 0.5).realize().logical_not(),
+  "bool_where": lambda: (_f(33) > 0.5).realize().where(_f(33), 2.0),
+  "bool_lt": lambda: (_f(33) > 0.5).realize() < (_f(33) > 0.2).realize(),
+  "isnan": lambda: _f(64, 64).isnan(),
+  "shl": lambda: _i([1, -2, 3, 4], dtypes.int32) << 3,
+  "shr": lambda: _i([1, -2, 3, 4], dtypes.int32) >> 1,
+  "log_inf": lambda: _f(64, 64).log(),
+  "sin_sqrt_recip": lambda: _f(3, 5, 7).sin() + _f(3, 5, 7).sqrt() + _f(3, 5, 7).reciprocal(),
+  "cumsum": lambda: _f(300).cumsum(),
+  "idiv_mod": lambda: (_i([1, -2, 3, 4], dtypes.int32) // 3) + (_i([1, -2, 3, 4], dtypes.int32) % 3),
+  "bool_sum": lambda: (_f(33) > 0.5).realize().sum(),
+}
+# reductions tinygrad groups over a workgroup (GROUPTOP, shared memory), as tgc's heuristic now does
+GROUPTOP = {"max": lambda: _f(64, 64).max(1), "argmax": lambda: _f(64, 64).argmax(1)}
+
+@pytest.mark.parametrize("noopt", [1, 0], ids=["noopt", "opt"])
+@pytest.mark.parametrize("name", [*CASES, *GROUPTOP])
+def test_source_equals_tinygrads(name, noopt):
+  ks = kernels({**CASES, **GROUPTOP}[name]())
+  assert ks
+  for ast in ks: assert tgc_src(ast, noopt) == tinygrad_src(ast, noopt)
+
+def test_departures_from_tinygrad():
+  h = _f(8).cast(dtypes.half).realize()
+  src = tgc_src(kernels((h * 2).bitcast(dtypes.uint16))[0], 1)
+  assert "pack2x16float(vec2<f32>(f32(" in src and "vec2<f16>" not in src
+  src = tgc_src(kernels((_i([1, 2], dtypes.uint16) * 2).bitcast(dtypes.half))[0], 1)
+  assert "f16(unpack2x16float(bitcast<u32>(" in src and "vec2<f16>" not in src
+  src = tgc_src(kernels(_f(8) != _f(8))[0], 1)
+  assert "(!(" in src and "!=" not in src
+
+def test_64bit_dtypes_refused():
+  r = subprocess.run([str(ir.tool("codegentool")), "render", "noopt"], input=ir.to_json(kernels(_f(4).cast(dtypes.float64) + 1)[0]),
+                     capture_output=True, text=True, timeout=120, env={**os.environ, "CODEGENTOOL_GPU": "wgsl"}, check=False)
+  assert r.returncode == 1 and "render: WGSL has no float64 (WebGPU: bool, int8," in r.stderr, r.stderr
