@@ -23,7 +23,9 @@ from conftest import TEST_DEV, unsupported_reason
 _ALU = set(tgc.Device[TEST_DEV].caps["alu_ops"])
 DEV_DTYPES = None if TEST_DEV == "CPU" else set(tgc.Device[TEST_DEV].caps["dtypes"])
 NO_FDIV, NATIVE_HALF, WGSL = "FDIV" not in _ALU, TEST_DEV != "CPU", tgc.Device[TEST_DEV].caps["dialect"] == "wgsl"
+GLSL = tgc.Device[TEST_DEV].caps["dialect"] == "glsl"
 def on_device(names): return [n for n in names if DEV_DTYPES is None or not unsupported_reason([n])]
+def on_gpu() -> bool: return TEST_DEV != "CPU"
 
 # ---------------- dtypes ----------------
 
@@ -50,15 +52,6 @@ def rnd(name: str):
   return lambda x: np.asarray(x).astype(npdt(name))
 
 def tg_dtype(name: str): return getattr(tinygrad.dtypes, name)
-
-# ---------------- the device (DEV=VULKAN runs this file there: conftest.ON_DEV) ----------------
-
-def on_gpu() -> bool: return tgc.Device.DEFAULT != "CPU"
-def need(*names: str):
-  """tinygrad's is_dtype_supported: a case with a dtype the default device lacks is skipped, naming the device."""
-  have = tgc.Device[dev := tgc.Device.DEFAULT].caps["dtypes"]
-  if lacks := [n for n in names if n not in have]: pytest.skip(f"{dev} lacks {', '.join(lacks)} (not in its caps' dtypes)")
-def supported(name: str) -> bool: return name in tgc.Device[tgc.Device.DEFAULT].caps["dtypes"]
 
 # ---------------- inputs ----------------
 
@@ -182,7 +175,6 @@ UNARY_CASES = [(op, dt) for op, (_, _, dom, _) in UNARY.items() for dt in dom]
 
 @pytest.mark.parametrize("op,name", UNARY_CASES, ids=[f"{o}-{d}" for o, d in UNARY_CASES])
 def test_unary(op, name):
-  need(name)
   fn, ref, _, kind = UNARY[op]
   rng = seeded("unary", op, name)
   profile = "small" if name in ("int32", "int64") and op in ("neg", "abs", "square") else "full"
@@ -276,7 +268,6 @@ def _np_scalar(s, name): return rnd(name)(np.array(s, np.float64)) if name in FL
 
 @pytest.mark.parametrize("op,name", BINARY_CASES, ids=[f"{o}-{d}" for o, d in BINARY_CASES])
 def test_binary(op, name):
-  need(name)
   fn, ref, _, kind, profile, reflected = BINARY[op]
   if on_gpu() and op in ("truediv", "mod", "fmod"):
     # a / b is a * (1 / b) on GPU dialects without FDIV (glsl, wgsl, cuda), and Vulkan allows 1 / b within 2.5 ULP
@@ -291,8 +282,8 @@ def test_binary(op, name):
   if op == "lshift" or op == "rshift": a = v(4, 48, prof="full")
   va, vb = (v(*BASE, prof="full") if op.endswith("shift") else v(*BASE)), v(1, 8)
   ba, bb = (v(3, 1, 5, prof="full") if op.endswith("shift") else v(3, 1, 5)), v(4, 1)
-  if op == "pow" and (name == "float16" or on_gpu()):
-    # (on a GPU the int32 its compiler makes of +-inf differs from gcc's for every float dtype)
+  if op == "pow" and (name == "float16" or GLSL):
+    # (GLSL: the int32 its compilers make of +-inf differs from gcc's for every float dtype)
     # pow's integer test casts the exponent to int32 and back: for +-inf that cast is undefined in C, and the int32 the
     # compiler makes of it (INT_MIN with gcc) rounds back to -inf in half, so finite negative bases to +-inf powers give
     # what the compiler makes of that: not compared
@@ -333,7 +324,6 @@ def test_binary(op, name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_where(name):
-  need(name)
   rng = seeded("where", name)
   v = lambda *shape: values(name, shape, rng)
   c = lambda *shape: values("bool", shape, rng)
@@ -393,7 +383,6 @@ def _reduce_input(name, op, shape, rng, profile):
 
 @pytest.mark.parametrize("op,name", REDUCE_CASES, ids=[f"{o}-{d}" for o, d in REDUCE_CASES])
 def test_reduce(op, name):
-  need(name)
   fn, ref, kind, profile = REDUCE[op]
   rng = seeded("reduce", op, name)
   x = _reduce_input(name, op, (3, 4, 5), rng, profile)
@@ -437,7 +426,6 @@ def _cast_ref(x, src, dst):
 
 @pytest.mark.parametrize("src", ALL)
 def test_cast(src):
-  need(src)
   rng = seeded("cast", src)
   cases = []
   for i, dst in enumerate(on_device(ALL)):
@@ -464,7 +452,6 @@ def _bits(x, name):  # the raw bits of numpy values of dtype `name` (bfloat16: t
 
 @pytest.mark.parametrize("src,dst", BITCAST_CASES, ids=[f"{s}-{d}" for s, d in BITCAST_CASES])
 def test_bitcast(src, dst):
-  need(src, dst)
   rng = seeded("bitcast", src, dst)
   x = values(src, (4, 8), rng)
   outs = [tensor(x, src).bitcast(dst), tensor(x, src).flip(1).bitcast(dst)]
@@ -483,9 +470,9 @@ def test_bitcast(src, dst):
 def test_beyond_2_24_elements():
   """Index math and accumulation past float32's exact integers: a flipped uint8 view, an int32 sum and a cast."""
   n = (1 << 24) + 5
-  if (gm := tgc.Device[tgc.Device.DEFAULT].caps["global_max"])[0] < n // 3:
+  if (c := tgc.Device[TEST_DEV].caps)["has_local"] and (gm := c["global_max"])[0] < n // 3:  # a GPU launch (CPU: gid is the thread)
     # n = 3 * 5592407 (a prime): tinygrad's get_grouped_dims splits a launch dimension only by its factors
-    pytest.skip(f"{tgc.Device.DEFAULT}: {n} elements are 3 * 5592407 (prime), beyond its global_max {gm} whatever the local size")
+    pytest.skip(f"{TEST_DEV}: {n} elements are 3 * 5592407 (prime), beyond its global_max {gm} whatever the local size")
   rng = np.random.default_rng(24)
   a = rng.integers(0, 256, n, dtype=np.uint8)
   b = rng.integers(0, 4, n).astype(np.int32)

@@ -11,7 +11,7 @@ too. Cases:
                       a batch of 3 14x14 images: the logits
   convnet_backward    the same net's cross-entropy loss, backward: the loss, the gradient of every parameter and of the input"""
 from __future__ import annotations
-import math, os, random
+import math, random
 import pytest
 from tgc_sdk.suite import engine as E
 from tgc_sdk.suite.plugin import not_supported, not_run
@@ -46,14 +46,15 @@ def _on(layers: list, device: str) -> None:
 def _seeded(make):
   """make() under Tensor.manual_seed(0) with CPU as the default device: the same weights every call."""
   from tgc import Tensor
-  prev = os.environ.get("DEV")
-  os.environ["DEV"] = E.REFERENCE  # tinygrad's way (Device.DEFAULT reads DEV on every use, and cannot be set)
+  from tgc.device import Device
+  prev = Device.__dict__.get("DEFAULT")
+  Device.DEFAULT = E.REFERENCE
   try:
     Tensor.manual_seed(0)
     return make()
   finally:
-    if prev is None: del os.environ["DEV"]
-    else: os.environ["DEV"] = prev
+    if prev is None: del Device.DEFAULT
+    else: Device.DEFAULT = prev
 
 def _data(seed: str, shape: tuple, classes: int):
   rng = random.Random(seed)
