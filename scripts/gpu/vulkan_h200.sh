@@ -57,7 +57,7 @@ run() {
     > "$OUT/env.log" 2>&1
   step doctor python3 -m tgc doctor
   step plugin_tests python3 -m pytest -q -rs plugins/tgc-vulkan/tests
-  step tensor_tests env DEV=VULKAN python3 -m pytest -q -rs -p no:cacheprovider tests/test_ops_torch.py tests/test_tensor_api.py \
+  step tensor_tests env DEV=VULKAN timeout ${TENSOR_TIMEOUT:-300} python3 -m pytest -q -rs -p no:cacheprovider -n ${JOBS:-8} tests/test_ops_torch.py tests/test_tensor_api.py \
     tests/test_autograd.py tests/test_nn.py tests/test_indexing.py tests/test_conv.py tests/test_ops_dtype.py tests/test_jit.py \
     tests/test_state.py tests/test_resnet18.py tests/test_torch_load.py tests/test_fuzz.py
   step conformance python3 -m tgc_sdk conformance vulkan --expect plugins/tgc-vulkan/expectations.json --json "$OUT/conformance.json"
