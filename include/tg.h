@@ -654,11 +654,6 @@ TG_API tg_status tg_tensor_masked_select(tg_tensor *x, tg_tensor *mask, const in
 ** tg_tensor_masked_select (a NULL size realizes the count). */
 TG_API tg_status tg_tensor_nonzero(tg_tensor *x, const int64_t *size, tg_tensor *fill_value, tg_tensor **out);
 
-/* x.dropout(p) under tinygrad's TRAINING (the caller's flag `training`): when training and 0 < p < 1, elements are
-** zeroed with probability p (drawn from x's device random stream, see tg_tensor_rand) and the rest scaled by
-** 1/(1-p); p == 1 gives zeros; otherwise x itself. TG_ERR_INVALID_ARGUMENT "p=2 is out of range [0, 1]". */
-TG_API tg_status tg_tensor_dropout(tg_tensor *x, double p, int training, tg_tensor **out);
-
 /* q.scaled_dot_product_attention(k, v, attn_mask, dropout_p, is_causal, enable_gqa): softmax(q k^T / sqrt(d) + mask) v,
 ** the scores accumulated in at least float32 and cast back to q's dtype. attn_mask: NULL, a bool mask (False is
 ** -inf) or an additive float mask. is_causal: a lower-triangular mask (TG_ERR_DTYPE "cannot set attn_mask when
@@ -679,10 +674,6 @@ typedef enum tg_interpolate_mode {
 ** nearest-exact interpolate", "align_corners option can only be set with the interpolating mode linear". */
 TG_API tg_status tg_tensor_interpolate(tg_tensor *x, const int64_t *size, size_t n, tg_interpolate_mode mode, int align_corners,
                                        tg_tensor **out);
-
-/* x.diagonal(offset, dim1, dim2): the diagonal over dims dim1 and dim2 (offset > 0 above, < 0 below), as a last dim.
-** TG_ERR_DTYPE "dim1 and dim2 cannot be the same dimension"; TG_ERR_OUT_OF_RANGE for a bad dim. */
-TG_API tg_status tg_tensor_diagonal(tg_tensor *x, int64_t offset, int64_t dim1, int64_t dim2, tg_tensor **out);
 
 /* Tensor.einsum(formula, *operands, dtype): Einstein summation as tinygrad evaluates it -- "ij,jk->ik", implicit
 ** outputs ("ij,jk"), traces ("ii"), ellipses ("...ij,...jk->...ik"); spaces are ignored. formula: NUL-terminated,
@@ -731,6 +722,158 @@ TG_API tg_status tg_tensor_to(tg_tensor *x, const char *device, tg_tensor **out)
 /* x.clone(device) (tinygrad's Tensor.clone): a new buffer holding x's value, on `device` (NULL: x's device, or the
 ** default device for a device-less x). Returns a new reference. */
 TG_API tg_status tg_tensor_clone(tg_tensor *x, const char *device, tg_tensor **out);
+
+/* ---------------- Tensor: more creation and movement ---------------- */
+
+/* Tensor.linspace(start, stop, steps, dtype): steps values from start to stop inclusive; start and stop are Python
+** scalars (tg_tensor_const_int/_float). dtype TG_DTYPE_NONE: the default float. No device, as in tinygrad.
+** TG_ERR_INVALID_ARGUMENT "number of steps must be non-negative", "linspace with bool dtype is not supported". Returns
+** a new reference. */
+TG_API tg_status tg_tensor_linspace(tg_tensor *start, tg_tensor *stop, int64_t steps, int dtype, tg_tensor **out);
+
+/* x.empty_like(dtype, device): an unfilled buffer of x's shape; dtype TG_DTYPE_NONE: x's (made strong: weakint ->
+** the default int), device NULL: x's (the default device for a device-less x). Returns a new reference. */
+TG_API tg_status tg_tensor_empty_like(tg_tensor *x, int dtype, const char *device, tg_tensor **out);
+
+/* x.full_like(fill, dtype, device, buffer) (zeros_like/ones_like are fills of 0/1): tg_tensor_full over x's shape with
+** dtype TG_DTYPE_NONE meaning x's dtype and device NULL meaning x's. TG_ERR_DTYPE for a weak x with buffer != 0.
+** Returns a new reference. */
+TG_API tg_status tg_tensor_full_like(tg_tensor *x, tg_tensor *fill, int dtype, const char *device, int buffer, tg_tensor **out);
+
+/* How tg_tensor_pad_mode fills (tinygrad's pad modes). */
+typedef enum tg_pad_mode { TG_PAD_CONSTANT = 0, TG_PAD_REFLECT = 1, TG_PAD_REPLICATE = 2, TG_PAD_CIRCULAR = 3 } tg_pad_mode;
+
+/* x.pad(padding, mode, value): tg_tensor_pad with a mode. value (a Python scalar, NULL for 0) is read by
+** TG_PAD_CONSTANT only. Negative pads shrink (after reflecting or replicating, before wrapping). Errors as tinygrad's:
+** TG_ERR_SHAPE "padding length is improper, ..."; TG_ERR_INVALID_ARGUMENT "Padding (3, 0) should be less than the input
+** size=3 for dim=1." (reflect), "Padding value causes wrapping around more than once." (circular); TG_ERR_UNSUPPORTED for
+** an unknown mode. Returns a new reference. */
+TG_API tg_status tg_tensor_pad_mode(tg_tensor *x, const int64_t *pads, size_t ndim, tg_pad_mode mode, tg_tensor *value, tg_tensor **out);
+
+/* x.pad_to(shape, value=value): pads each dim at its end up to shape (ndim entries; an entry equal to the dim keeps it).
+** value: a Python scalar, NULL for 0. TG_ERR_SHAPE when ndim is not x's. Returns a new reference. */
+TG_API tg_status tg_tensor_pad_to(tg_tensor *x, const int64_t *shape, size_t ndim, tg_tensor *value, tg_tensor **out);
+
+/* x.shrink_to(shape): keeps the first shape[i] elements of each dim. TG_ERR_SHAPE when ndim is not x's. Returns a new
+** reference. */
+TG_API tg_status tg_tensor_shrink_to(tg_tensor *x, const int64_t *shape, size_t ndim, tg_tensor **out);
+
+/* x.flatten(start_dim, end_dim): dims start_dim..end_dim (negatives count from the end) merged into one.
+** TG_ERR_OUT_OF_RANGE for a bad dim. Returns a new reference. */
+TG_API tg_status tg_tensor_flatten(tg_tensor *x, int64_t start_dim, int64_t end_dim, tg_tensor **out);
+
+/* x.unflatten(dim, sizes): dim split into n dims (one may be -1). TG_ERR_SHAPE when the sizes do not multiply to the
+** dim. Returns a new reference. */
+TG_API tg_status tg_tensor_unflatten(tg_tensor *x, int64_t dim, const int64_t *sizes, size_t n, tg_tensor **out);
+
+/* x.squeeze(dim): dim NULL removes every size-1 dim, else *dim when it has size 1 (x itself otherwise). Returns a new
+** reference. */
+TG_API tg_status tg_tensor_squeeze(tg_tensor *x, const int64_t *dim, tg_tensor **out);
+
+/* x.unsqueeze(dim): a new size-1 dim at dim (-1: last). Returns a new reference. */
+TG_API tg_status tg_tensor_unsqueeze(tg_tensor *x, int64_t dim, tg_tensor **out);
+
+/* x.transpose(dim0, dim1): the two dims swapped. TG_ERR_OUT_OF_RANGE for a bad dim. Returns a new reference. */
+TG_API tg_status tg_tensor_transpose(tg_tensor *x, int64_t dim0, int64_t dim1, tg_tensor **out);
+
+/* x.repeat(repeats): x tiled repeats[i] times along dim i (n >= x's ndim; extra leading dims are new). Returns a new
+** reference. TG_ERR_SHAPE when n is less than x's ndim or a repeat is negative (tinygrad's reshape errors). */
+TG_API tg_status tg_tensor_repeat(tg_tensor *x, const int64_t *repeats, size_t n, tg_tensor **out);
+
+/* x.repeat_interleave(repeats, dim): every element repeated along dim (dim NULL: of the flattened x). Returns a new
+** reference. */
+TG_API tg_status tg_tensor_repeat_interleave(tg_tensor *x, int64_t repeats, const int64_t *dim, tg_tensor **out);
+
+/* x.roll(shifts, dims): elements shifted circularly by shifts[i] along dims[i]; dims NULL rolls the flattened x by
+** one shift. TG_ERR_INVALID_ARGUMENT "len(dims)=1 != len(shifts)=2". Returns a new reference. */
+TG_API tg_status tg_tensor_roll(tg_tensor *x, const int64_t *shifts, size_t nshifts, const int64_t *dims, size_t ndims, tg_tensor **out);
+
+/* x.diag(): the n x n matrix with 1-d x on its diagonal. TG_ERR_INVALID_ARGUMENT "expect input to be 1-D, getting
+** 2-D". Returns a new reference. */
+TG_API tg_status tg_tensor_diag(tg_tensor *x, tg_tensor **out);
+
+/* x.diagonal(offset, dim1, dim2): the diagonal of dims dim1 and dim2 (above it for offset > 0) as the last dim.
+** TG_ERR_INVALID_ARGUMENT "dim1 and dim2 cannot be the same dimension". Returns a new reference. */
+TG_API tg_status tg_tensor_diagonal(tg_tensor *x, int64_t offset, int64_t dim1, int64_t dim2, tg_tensor **out);
+
+/* x.unfold(dim, size, step): dim replaced by its windows of `size` every `step` elements, as (n_windows, ..., size)
+** with the window last. TG_ERR_INVALID_ARGUMENT "size must be >= 0 ...", "step must be > 0 ...", "maximum size for
+** tensor at dimension 0 is 4 but size is 5"; TG_ERR_OUT_OF_RANGE for a bad dim. Returns a new reference. */
+TG_API tg_status tg_tensor_unfold(tg_tensor *x, int64_t dim, int64_t size, int64_t step, tg_tensor **out);
+
+/* x.rearrange(formula, **sizes): einops' rearrange ("b (h w) c -> b c h w", with "...", "( )" and "1"), names[i]
+** having size sizes[i] (n of them; NUL-terminated UTF-8, borrowed). TG_ERR_INVALID_ARGUMENT with tinygrad's message
+** for a bad formula ('need exactly one "->" in formula', "bracket mismatch", "name mismatch in ...", "invalid axis
+** name ...", "axis x is not used in transform", "size provided for dimension x incorrect"). Returns a new reference. */
+TG_API tg_status tg_tensor_rearrange(tg_tensor *x, const char *formula, const char *const *names, const int64_t *sizes, size_t n,
+                                     tg_tensor **out);
+
+/* x.split(sizes, dim): pieces of x along dim, as views. sizes NULL: x.split(size, dim), pieces of `size` (the last one
+** smaller); else the nsizes given sizes, which must add up to the dim (TG_ERR_INVALID_ARGUMENT "expect sizes to sum
+** exactly to 5, but got 4"). *nout receives the number of pieces; when cap >= *nout, outs[0..*nout) receive new
+** references, otherwise nothing is written (ask with cap 0 and outs NULL first). */
+TG_API tg_status tg_tensor_split(tg_tensor *x, int64_t size, const int64_t *sizes, size_t nsizes, int64_t dim, tg_tensor **outs, size_t cap,
+                                 size_t *nout);
+
+/* x.chunk(chunks, dim): x.split(ceildiv(dim size, chunks), dim) (chunks empty pieces of an empty dim); may give fewer
+** than `chunks` pieces. Output as tg_tensor_split. TG_ERR_INVALID_ARGUMENT "expect chunks to be greater than 0, got: 0". */
+TG_API tg_status tg_tensor_chunk(tg_tensor *x, int64_t chunks, int64_t dim, tg_tensor **outs, size_t cap, size_t *nout);
+
+/* tensors[0].meshgrid(*tensors[1:], indexing="xy" if xy else "ij"): n grids, each the broadcast of one input laid along
+** its own dim; outs[0..n) receive new references (all or none). */
+TG_API tg_status tg_tensor_meshgrid(tg_tensor *const *tensors, size_t n, int xy, tg_tensor **outs);
+
+/* ---------------- Tensor: random ----------------
+** Every draw below takes the device's next numbers from the threefry stream of tg_tensor_rand (the same seed gives
+** tinygrad's values, bit for bit). shape/ndim as tg_tensor_rand; device NULL: the default device; dtype TG_DTYPE_NONE:
+** the default float; contiguous: tinygrad's rand(contiguous=). Errors: TG_ERR_INVALID_ARGUMENT "invalid input
+** shape=(2, -1)" and tinygrad's messages for bad ranges. Each returns a new reference. */
+
+/* Tensor.randn(*shape, dtype, device): normal values (Box-Muller over rand(2, *shape) in float32, cast to dtype). */
+TG_API tg_status tg_tensor_randn(const int64_t *shape, size_t ndim, int dtype, const char *device, tg_tensor **out);
+
+/* x.randn_like(dtype, device, contiguous): randn of x's shape; dtype TG_DTYPE_NONE: x's (TG_ERR_INVALID_ARGUMENT for a
+** weak x), device NULL: x's. */
+TG_API tg_status tg_tensor_randn_like(tg_tensor *x, int dtype, const char *device, int contiguous, tg_tensor **out);
+
+/* Tensor.uniform(*shape, low, high, dtype, device, contiguous): low and high are Python scalars (low < high, else
+** TG_ERR_INVALID_ARGUMENT "Tensor.uniform requires low < high, got low=2, high=1"). */
+TG_API tg_status tg_tensor_uniform(const int64_t *shape, size_t ndim, tg_tensor *low, tg_tensor *high, int dtype, const char *device,
+                                   int contiguous, tg_tensor **out);
+
+/* Tensor.randint(*shape, low, high, dtype, device, contiguous): ints in [low, high); dtype TG_DTYPE_NONE: int32.
+** TG_ERR_DTYPE for a non-int dtype, TG_ERR_INVALID_ARGUMENT for low >= high. */
+TG_API tg_status tg_tensor_randint(const int64_t *shape, size_t ndim, int64_t low, int64_t high, int dtype, const char *device, int contiguous,
+                                   tg_tensor **out);
+
+/* Tensor.normal(*shape, mean, std, dtype, device): std * randn + mean; mean and std are Python scalars (std >= 0). */
+TG_API tg_status tg_tensor_normal(const int64_t *shape, size_t ndim, tg_tensor *mean, tg_tensor *std, int dtype, const char *device, tg_tensor **out);
+
+/* Tensor.scaled_uniform(*shape, dtype, device, contiguous): uniform(-1, 1) * prod(shape) ** -0.5. */
+TG_API tg_status tg_tensor_scaled_uniform(const int64_t *shape, size_t ndim, int dtype, const char *device, int contiguous, tg_tensor **out);
+
+/* Tensor.glorot_uniform(*shape, dtype, device, contiguous): uniform(-b, b), b = (6 / (shape[0] + prod(shape[1:]))) ** 0.5.
+** TG_ERR_OUT_OF_RANGE for a 0-d shape, TG_ERR_INVALID_ARGUMENT "division by zero". */
+TG_API tg_status tg_tensor_glorot_uniform(const int64_t *shape, size_t ndim, int dtype, const char *device, int contiguous, tg_tensor **out);
+
+/* Tensor.kaiming_uniform(*shape, a, dtype, device, contiguous): uniform(-b, b), b = (6 / (1 + a**2) / prod(shape[1:])) ** 0.5. */
+TG_API tg_status tg_tensor_kaiming_uniform(const int64_t *shape, size_t ndim, double a, int dtype, const char *device, int contiguous,
+                                           tg_tensor **out);
+
+/* Tensor.kaiming_normal(*shape, a, dtype, device): normal(0, std), std = (2 / (1 + a**2) / prod(shape[1:])) ** 0.5. */
+TG_API tg_status tg_tensor_kaiming_normal(const int64_t *shape, size_t ndim, double a, int dtype, const char *device, tg_tensor **out);
+
+/* Tensor.randperm(n, device, dtype, contiguous): a random permutation of 0..n-1 (the argsort of rand(n)) as dtype. */
+TG_API tg_status tg_tensor_randperm(int64_t n, tg_dtype dtype, const char *device, int contiguous, tg_tensor **out);
+
+/* x.multinomial(num_samples, replacement): int32 indices drawn with x's 1-d or 2-d (one row per draw) weights.
+** TG_ERR_INVALID_ARGUMENT "self.ndim=3 must be 1 or 2 dim, num_samples=1 must be positive", "no replacement samples must
+** not exceed population size". */
+TG_API tg_status tg_tensor_multinomial(tg_tensor *x, int64_t num_samples, int replacement, tg_tensor **out);
+
+/* x.dropout(p) with tinygrad's TRAINING as `training`: x itself when training is 0 or p is 0, zeros for p 1, else
+** elements kept with probability 1-p and scaled by 1/(1-p). TG_ERR_INVALID_ARGUMENT "p=1.5 is out of range [0, 1]". */
+TG_API tg_status tg_tensor_dropout(tg_tensor *x, double p, int training, tg_tensor **out);
 
 /* The keyword arguments of tinygrad's conv2d, conv_transpose2d, avg_pool2d and max_pool2d. A versioned in-struct:
 ** fill it with tg_conv_params_init(), then set what differs. A call reads only the fields struct_size covers (those

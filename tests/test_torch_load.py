@@ -12,6 +12,8 @@ def test_round_trip_of_every_storage_type_and_views(tmp_path):
         "f64": torch.randn(2, 2, dtype=torch.float64), "i32": torch.arange(4, dtype=torch.int32), "i64": torch.arange(7),
         "i16": torch.arange(3, dtype=torch.int16), "i8": torch.arange(-2, 2, dtype=torch.int8), "u8": torch.arange(5, dtype=torch.uint8),
         "b": torch.tensor([True, False, True]), "slice": torch.randn(10)[2:7], "scalar": torch.tensor(3.5), "empty": torch.zeros(0, 3)}
+  import tgc
+  if "bfloat16" not in tgc.Device[tgc.Device.DEFAULT].caps["dtypes"]: del sd["bf"]  # DEV=VULKAN: reading bf16 back needs a bf16 kernel
   torch.save(sd, p := tmp_path / "sd.pth")
   got = torch_load(str(p))
   assert set(got) == set(sd)

@@ -8,7 +8,7 @@ import hashlib, math, os, struct, weakref
 from collections.abc import Sequence
 from typing import Any
 from tgc._ffi import ffi, lib, enum_names, check, last_error, error_class, STATUS_NAMES
-from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, sum_acc_dtype, _from_value, _ATTR
+from tgc.dtype import DType, DTypeLike, dtypes, to_dtype, truncate, strong_dtype, sum_acc_dtype, least_upper_dtype, _from_value, _ATTR
 
 ConstType = float | int | bool
 
@@ -59,13 +59,22 @@ _EXC_BY_MESSAGE = (("cannot access tensor data during JIT capture", JitError), (
   ("non-scalar src is not supported", TypeError), ("can't setitem on a tensor with other uses", RuntimeError), ("tuple index out of range", IndexError),
   ("invalid size=", AssertionError), ("only supports linear, nearest", AssertionError), ("align_corners option", AssertionError),
   ("expected two or more dimensions", AssertionError), ("NS only works", AssertionError), ("Expected integer dtype for index", TypeError),
-  ("reduce() of empty iterable", TypeError))
+  ("reduce() of empty iterable", TypeError),
+  ("division by zero", ZeroDivisionError), ("float division by zero", ZeroDivisionError), ("0.0 cannot be raised to a negative power", ZeroDivisionError),
+  ("no replacement samples must not exceed", AssertionError), ("expect sizes to sum exactly", AssertionError),
+  ("expect chunks to be greater than 0", AssertionError), ("dim1 and dim2 cannot be the same", RuntimeError), ("len(dims)=", RuntimeError),
+  ("size must be >= 0", RuntimeError), ("step must be > 0", RuntimeError), ("maximum size for tensor at dimension", RuntimeError),
+  ('need exactly one "->" in formula', AssertionError), ("bracket mismatch", AssertionError), ("name mismatch in ", AssertionError),
+  ("invalid axis name ", AssertionError), ("cannot have collapsed ellipsis", AssertionError), ("size provided for dimension", AssertionError))
+# messages whose start names a value: matched anywhere in the message
+_EXC_BY_SUBSTRING = (("must be 1 or 2 dim", AssertionError), ("is not used in transform", AssertionError))
 _EXC_BY_STATUS = {"TG_ERR_SHAPE": ValueError, "TG_ERR_DTYPE": RuntimeError, "TG_ERR_INVALID_ARGUMENT": ValueError, "TG_ERR_OUT_OF_RANGE": IndexError}
 
 def _check(status: int) -> None:
   if status == 0: return
   msg = last_error()
-  exc = next((t for prefix, t in _EXC_BY_MESSAGE if msg.startswith(prefix)), _EXC_BY_STATUS.get(STATUS_NAMES.get(status, "")))
+  exc = next((t for prefix, t in _EXC_BY_MESSAGE if msg.startswith(prefix)), None) or next((t for sub, t in _EXC_BY_SUBSTRING if sub in msg), None) \
+    or _EXC_BY_STATUS.get(STATUS_NAMES.get(status, ""))
   if exc is None: check(status)  # not a tinygrad error (out of memory, released handle): the tgc exception
   err = (exc or error_class(status))(msg)
   err.status, err.status_name = status, STATUS_NAMES.get(status)
@@ -102,6 +111,18 @@ def _reduction(r: str) -> int:
   return {"none": 0, "mean": 1, "sum": 2}[r]
 
 def _dt(dtype: DTypeLike | None) -> int: return -1 if dtype is None else to_dtype(dtype).value
+def _dev(device: str | None): return ffi.NULL if device is None else _canonical(device).encode()
+def _py(v) -> Tensor: return v if isinstance(v, Tensor) else Tensor._const(v)  # a Python scalar as libtgc takes it
+
+def _calls(fn: str, *args) -> tuple[Tensor, ...]:
+  """A tg_* call with (outs, cap, nout) at the end: asks for the count, then for the tensors."""
+  n = ffi.new("size_t *")
+  _check(getattr(lib(), fn)(*args, ffi.NULL, 0, n))
+  outs = ffi.new("tg_tensor *[]", max(1, n[0]))
+  _check(getattr(lib(), fn)(*args, outs, n[0], n))
+  return tuple(Tensor._wrap(outs[i]) for i in range(n[0]))
+
+_PAD_MODES = {"constant": 0, "reflect": 1, "replicate": 2, "circular": 3}
 
 def _get_shape(x) -> tuple[int, ...]:
   if not hasattr(x, "__len__") or isinstance(x, str) or getattr(x, "shape", None) == (): return ()
@@ -211,6 +232,9 @@ class Tensor:
   @property
   def ndim(self) -> int: return len(self.shape)
   def numel(self) -> int: return math.prod(self.shape)
+  @property
+  def max_shape(self) -> tuple[int, ...]: return self.shape  # shapes are concrete: no symbolic dims to bound
+  def max_numel(self) -> int: return self.numel()
   def size(self, dim: int | None = None): return self.shape if dim is None else self.shape[dim]
   def element_size(self) -> int:
     if self.dtype in dtypes.weaks: raise RuntimeError(f"element_size requires a concrete dtype, got {self.dtype}")
@@ -249,7 +273,7 @@ class Tensor:
   @staticmethod
   def ones(*shape, **kwargs) -> Tensor: return Tensor.full(_argfix(*shape), 1.0, **kwargs)
   def full_like(self, fill_value, dtype=None, device=None, buffer=True) -> Tensor:
-    return Tensor.full(self.shape, fill_value, dtype=dtype or self.dtype, device=self.device if device is None else device, buffer=buffer)
+    return _call("tg_tensor_full_like", self._h, _py(fill_value)._h, _dt(dtype), _dev(device), int(bool(buffer)))
   def zeros_like(self, **kwargs) -> Tensor: return self.full_like(0, **kwargs)
   def ones_like(self, **kwargs) -> Tensor: return self.full_like(1, **kwargs)
   @staticmethod
@@ -379,41 +403,38 @@ class Tensor:
 
   @staticmethod
   def linspace(start, stop, steps: int, dtype: DTypeLike | None = None) -> Tensor:
-    if steps < 0: raise ValueError("number of steps must be non-negative")
-    if (dt := to_dtype(dtype) if dtype is not None else dtypes.default_float) == dtypes.bool: raise ValueError("linspace with bool dtype is not supported")
-    if steps == 1: return Tensor.full((1,), start, dtype=dt, buffer=False)
-    return (start + Tensor.arange(steps, dtype=dtypes.default_float) * ((stop - start) / (steps - 1))).cast(dt)
+    return _call("tg_tensor_linspace", _py(start)._h, _py(stop)._h, steps, _dt(dtype))
   def meshgrid(self, *args: Tensor, indexing: str = "ij") -> tuple[Tensor, ...]:
     if indexing not in ("ij", "xy"): raise RuntimeError(f'indexing must be in ("ij", "xy"), got {indexing}')
-    if len(tensors := (self, *args)) == 1: return tensors
-    basis = tuple(range(len(tensors))) if indexing == "ij" else (1, 0) + tuple(range(2, len(tensors)))
-    tensors = tuple(t.reshape((-1,) + (1,) * (len(args) - i)) for i, t in zip(basis, tensors))
-    shape = tuple(max(ds) for ds in zip(*[(1,) * (max(t.ndim for t in tensors) - t.ndim) + t.shape for t in tensors]))
-    return tuple(t.expand(shape) if t.shape != shape else t for t in tensors)
-  def pad_to(self, shape) -> Tensor:
-    if len(shape) != self.ndim: raise ValueError(f"pad_to: {len(shape)} dims for a shape of {self.ndim}")
-    return self.pad(tuple(None if s is None or s == d else (0, s - d) for d, s in zip(self.shape, shape)))
-  def shrink_to(self, shape) -> Tensor:
-    return self.shrink(tuple(None if s is None or s == d else (0, s) for d, s in zip(self.shape, shape)))
-  def diag(self) -> Tensor:
-    if self.ndim != 1: raise ValueError(f"expect input to be 1-D, getting {self.ndim}-D")
-    n = self.shape[0]
-    return self.unsqueeze(-1).pad_to((None, 1 + n)).flatten().shrink_to((n * n,)).reshape(n, n)
+    if not args: return (self,)
+    ts = (self, *args)
+    outs = ffi.new("tg_tensor *[]", len(ts))
+    _check(lib().tg_tensor_meshgrid(ffi.new("tg_tensor *[]", [t._h for t in ts]), len(ts), int(indexing == "xy"), outs))
+    return tuple(Tensor._wrap(outs[i]) for i in range(len(ts)))
+  def _shape_arg(self, shape) -> list[int]:
+    """A shape with None entries (keep the dim) resolved against self.shape; entries past self.ndim stay for libtgc to refuse."""
+    sh = self.shape
+    return [(sh[i] if i < len(sh) else 0) if v is None else v for i, v in enumerate(shape)]
+  def pad_to(self, shape, *args, value=0) -> Tensor:
+    s = self._shape_arg(_argfix(shape, *args))
+    return _call("tg_tensor_pad_to", self._h, _ints(s), len(s), _py(value)._h)
+  def shrink_to(self, shape, *args) -> Tensor:
+    s = self._shape_arg(_argfix(shape, *args))
+    return _call("tg_tensor_shrink_to", self._h, _ints(s), len(s))
+  def diag(self) -> Tensor: return _call("tg_tensor_diag", self._h)
   def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor: return _call("tg_tensor_diagonal", self._h, offset, dim1, dim2)
   def roll(self, shifts, dims=None) -> Tensor:
-    if dims is None: return self.flatten().roll(shifts, 0).reshape(self.shape)
-    dims = tuple(self._resolve_dim(d) for d in (dims if isinstance(dims, (tuple, list)) else (dims,)))
     shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
-    if len(dims) != len(shifts): raise RuntimeError(f"{len(dims)=} != {len(shifts)=}")
-    if 0 in self.shape: return self
-    arg: list = [None] * self.ndim
-    for d, s in zip(dims, shifts): arg[d] = (delta := self.shape[d] - s % self.shape[d], delta + self.shape[d])
-    return self.repeat(*tuple(2 if i in dims else 1 for i in range(self.ndim))).shrink(tuple(arg))
+    if dims is None: return _call("tg_tensor_roll", self._h, _ints(shifts), len(shifts), ffi.NULL, 0)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    return _call("tg_tensor_roll", self._h, _ints(shifts), len(shifts), _ints(dims), len(dims))
   def repeat_interleave(self, repeats: int, dim: int | None = None) -> Tensor:
-    x, dim = (self.flatten(), 0) if dim is None else (self, self._resolve_dim(dim))
-    shp = x.shape
-    x = x.reshape(*shp[:dim + 1], 1, *shp[dim + 1:]).expand(*shp[:dim + 1], repeats, *shp[dim + 1:])
-    return x.reshape(*shp[:dim], shp[dim] * repeats, *shp[dim + 1:])
+    return _call("tg_tensor_repeat_interleave", self._h, repeats, ffi.NULL if dim is None else ffi.new("int64_t *", dim))
+  def unfold(self, dim: int, size: int, step: int) -> Tensor: return _call("tg_tensor_unfold", self._h, dim, size, step)
+  def rearrange(self, formula: str, **sizes) -> Tensor:
+    """einops' rearrange: "b (h w) c -> b c h w", with sizes of the axes that can't be inferred (h=2)."""
+    names = [ffi.new("char[]", k.encode()) for k in sizes]
+    return _call("tg_tensor_rearrange", self._h, formula.encode(), ffi.new("char *[]", names), _ints(list(sizes.values())), len(sizes))
   def normalize(self, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     return _call("tg_tensor_normalize", self._h, Tensor._const(p)._h, dim, float(eps))
   def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan=False) -> Tensor:
@@ -426,7 +447,7 @@ class Tensor:
   def var_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]: return self._var_mean(axis, keepdim, correction, 0)
   def std_mean(self, axis=None, keepdim=False, correction=1) -> tuple[Tensor, Tensor]: return self._var_mean(axis, keepdim, correction, 1)
   def empty_like(self, dtype: DTypeLike | None = None, device: str | None = None) -> Tensor:
-    return Tensor.empty(*self.shape, dtype=dtype if dtype is not None else strong_dtype(self.dtype), device=device or self.device)
+    return _call("tg_tensor_empty_like", self._h, _dt(dtype), _dev(device))
   def binary_crossentropy(self, Y: Tensor, reduction: str = "mean") -> Tensor:
     return _call("tg_tensor_binary_crossentropy", self._h, Y._h, _reduction(reduction))
   def binary_crossentropy_logits(self, Y: Tensor, reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
@@ -448,19 +469,10 @@ class Tensor:
   def nonzero(self, size: int | None = None, fill_value=0) -> Tensor:
     return _call("tg_tensor_nonzero", self._h, ffi.new("int64_t *", size) if size is not None else ffi.NULL, Tensor._const(fill_value)._h)
   @staticmethod
-  def randperm(n: int, device=None, dtype=dtypes.int32, **kwargs) -> Tensor:
-    return Tensor.rand(n, device=device, **kwargs).argsort().cast(dtype)
+  def randperm(n: int, device=None, dtype=dtypes.int32, contiguous: bool = True) -> Tensor:
+    return _call("tg_tensor_randperm", n, to_dtype(dtype).value, _dev(device), int(bool(contiguous)))
   def multinomial(self, num_samples: int = 1, replacement: bool = False) -> Tensor:
-    assert 1 <= self.ndim <= 2 and num_samples > 0, f"{self.ndim=} must be 1 or 2 dim, {num_samples=} must be positive"
-    weight = self.unsqueeze(0) if self.ndim == 1 else self
-    assert replacement or num_samples <= weight.shape[1], "no replacement samples must not exceed population size"
-    if replacement or num_samples == 1:
-      cdf = (cw := weight.cumsum(1).float()) / cw[:, -1].unsqueeze(1)
-      unif = Tensor.rand(num_samples, cdf.shape[0], 1).to(self.device)
-      indices = (unif >= cdf).sum(2).permute((1, 0))
-    else:
-      indices = (weight.rand_like(dtype=dtypes.float32).log2() / weight).topk(num_samples, dim=1)[1]
-    return (indices.squeeze(0) if self.ndim == 1 else indices).cast(dtypes.int32)
+    return _call("tg_tensor_multinomial", self._h, num_samples, int(bool(replacement)))
 
   @staticmethod
   def einsum(formula: str, *operands, dtype: DTypeLike | None = None) -> Tensor:
@@ -492,45 +504,43 @@ class Tensor:
     return _call("tg_tensor_rand", _ints(shape), len(shape), dt.value, _canonical(device).encode(), int(bool(contiguous)))
   def rand_like(self, **kwargs) -> Tensor:
     return Tensor.rand(*self.shape, device=kwargs.pop("device", self.device), dtype=kwargs.pop("dtype", self.dtype), **kwargs)
-  def randn_like(self, dtype: DTypeLike | None = None, **kwargs) -> Tensor:
-    if (dt := to_dtype(dtype) if dtype is not None else self.dtype) in dtypes.weaks and dtype is None:
-      raise ValueError(f"randn_like requires an explicit dtype for {dt}")
-    src = self.stack(self).rand_like(**{**kwargs, "dtype": dtypes.float32})
-    return src[0].mul(2 * math.pi).cos().mul((1 - src[1]).log().mul(-2).sqrt()).cast(dt)
+  def randn_like(self, dtype: DTypeLike | None = None, device: str | None = None, contiguous: bool = True) -> Tensor:
+    return _call("tg_tensor_randn_like", self._h, _dt(dtype), _dev(device), int(bool(contiguous)))
   @staticmethod
-  def randn(*shape, dtype: DTypeLike | None = None, **kwargs) -> Tensor:
-    return Tensor.empty(*shape, **kwargs).randn_like(dtype=dtype)
+  def randn(*shape, dtype: DTypeLike | None = None, device: str | None = None) -> Tensor:
+    shape = _argfix(*shape)
+    return _call("tg_tensor_randn", _ints(shape), len(shape), _dt(dtype), _dev(device))
   @staticmethod
-  def randint(*shape, low=0, high=10, dtype=dtypes.int32, **kwargs) -> Tensor:
+  def randint(*shape, low=0, high=10, dtype=dtypes.int32, device: str | None = None, contiguous: bool = True) -> Tensor:
     if not all(isinstance(v, int) for v in (low, high)): raise TypeError(f"{low=} and {high=} must be integers")
     if not dtypes.is_int(dtype := to_dtype(dtype)): raise TypeError(f"{dtype=} must be int")
-    if low >= high: raise ValueError(f"Tensor.randint requires low < high, got {low=}, {high=}")
-    return Tensor.uniform(*shape, low=low, high=high, dtype=dtype, **kwargs)
-  @staticmethod
-  def normal(*shape, mean=0.0, std=1.0, **kwargs) -> Tensor:
-    if std < 0: raise ValueError(f"Tensor.normal requires std >= 0, got {std=}")
-    return std * Tensor.randn(*shape, **kwargs) + mean
-  @staticmethod
-  def uniform(*shape, low=0.0, high=1.0, dtype: DTypeLike | None = None, **kwargs) -> Tensor:
     shape = _argfix(*shape)
-    if not all(isinstance(s, int) and s >= 0 for s in shape): raise ValueError(f"invalid input {shape=}")
-    if low >= high: raise ValueError(f"Tensor.uniform requires low < high, got {low=}, {high=}")
-    return ((high - low) * Tensor.rand(*shape, **kwargs)).cast(dtype or dtypes.default_float) + low
+    return _call("tg_tensor_randint", _ints(shape), len(shape), low, high, dtype.value, _dev(device), int(bool(contiguous)))
   @staticmethod
-  def scaled_uniform(*shape, **kwargs) -> Tensor:
-    return Tensor.uniform(*shape, low=-1.0, high=1.0, **kwargs).mul(math.prod(_argfix(*shape)) ** -0.5)
+  def normal(*shape, mean=0.0, std=1.0, dtype: DTypeLike | None = None, device: str | None = None) -> Tensor:
+    shape = _argfix(*shape)
+    return _call("tg_tensor_normal", _ints(shape), len(shape), _py(mean)._h, _py(std)._h, _dt(dtype), _dev(device))
   @staticmethod
-  def glorot_uniform(*shape, **kwargs) -> Tensor:
-    bound = (6 / (_argfix(*shape)[0] + math.prod(_argfix(*shape)[1:]))) ** 0.5
-    return Tensor.uniform(*shape, low=-bound, high=bound, **kwargs)
+  def uniform(*shape, low=0.0, high=1.0, dtype: DTypeLike | None = None, device: str | None = None, contiguous: bool = True) -> Tensor:
+    shape = _argfix(*shape)
+    if not all(isinstance(s, int) for s in shape): raise ValueError(f"invalid input {shape=}")
+    return _call("tg_tensor_uniform", _ints(shape), len(shape), _py(low)._h, _py(high)._h, _dt(dtype), _dev(device), int(bool(contiguous)))
   @staticmethod
-  def kaiming_uniform(*shape, a: float = 0.01, **kwargs) -> Tensor:
-    bound = (6 / (1 + a ** 2) / math.prod(_argfix(*shape)[1:])) ** 0.5
-    return Tensor.uniform(*shape, low=-bound, high=bound, **kwargs)
+  def _init(fn: str, shape, *args, dtype=None, device=None, contiguous=None) -> Tensor:
+    shape = _argfix(*shape)
+    return _call(fn, _ints(shape), len(shape), *args, _dt(dtype), _dev(device), *(() if contiguous is None else (int(bool(contiguous)),)))
   @staticmethod
-  def kaiming_normal(*shape, a: float = 0.01, **kwargs) -> Tensor:
-    std = (2 / (1 + a ** 2) / math.prod(_argfix(*shape)[1:])) ** 0.5
-    return Tensor.normal(*shape, mean=0.0, std=std, **kwargs)
+  def scaled_uniform(*shape, dtype=None, device=None, contiguous=True) -> Tensor:
+    return Tensor._init("tg_tensor_scaled_uniform", shape, dtype=dtype, device=device, contiguous=contiguous)
+  @staticmethod
+  def glorot_uniform(*shape, dtype=None, device=None, contiguous=True) -> Tensor:
+    return Tensor._init("tg_tensor_glorot_uniform", shape, dtype=dtype, device=device, contiguous=contiguous)
+  @staticmethod
+  def kaiming_uniform(*shape, a: float = 0.01, dtype=None, device=None, contiguous=True) -> Tensor:
+    return Tensor._init("tg_tensor_kaiming_uniform", shape, float(a), dtype=dtype, device=device, contiguous=contiguous)
+  @staticmethod
+  def kaiming_normal(*shape, a: float = 0.01, dtype=None, device=None) -> Tensor:
+    return Tensor._init("tg_tensor_kaiming_normal", shape, float(a), dtype=dtype, device=device)
 
   # ---------------- indexing, stack, cat, split ----------------
 
@@ -613,16 +623,9 @@ class Tensor:
     ts = _argfix(self, *args)
     return _call("tg_tensor_cat", ffi.new("tg_tensor *[]", [t._h for t in ts]), len(ts), dim)
   def split(self, sizes, dim: int = 0) -> tuple[Tensor, ...]:
-    dim = self._resolve_dim(dim)
-    dim_sz = self.shape[dim]
-    if isinstance(sizes, int): sizes = [min(sizes, dim_sz - i) for i in range(0, max(1, dim_sz), max(1, sizes))]
-    assert sum(sizes) == dim_sz, f"expect sizes to sum exactly to {dim_sz}, but got {sum(sizes)}"
-    return tuple(self.shrink(tuple((sum(sizes[:i]), sum(sizes[:i + 1])) if j == dim else None for j in range(self.ndim))) for i in range(len(sizes)))
-  def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]:
-    dim = self._resolve_dim(dim)
-    dim_sz = self.shape[dim]
-    assert chunks > 0, f"expect chunks to be greater than 0, got: {chunks}"
-    return list(self.split(-(-dim_sz // chunks) if dim_sz else [0] * chunks, dim=dim))
+    if isinstance(sizes, int): return _calls("tg_tensor_split", self._h, sizes, ffi.NULL, 0, dim)
+    return _calls("tg_tensor_split", self._h, 0, _ints(list(sizes)), len(sizes), dim)
+  def chunk(self, chunks: int, dim: int = 0) -> list[Tensor]: return list(_calls("tg_tensor_chunk", self._h, chunks, dim))
 
   # ---------------- autograd ----------------
 
@@ -663,6 +666,7 @@ class Tensor:
   def div(self, x, reverse: bool = False, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode not in (None, "trunc", "floor"): raise RuntimeError(f"{rounding_mode=} is not supported")
     return self._binary({None: "DIV", "trunc": "TRUNCDIV", "floor": "FLOORDIV"}[rounding_mode], x, reverse)
+  def threefry(self, seed) -> Tensor: return self._binary("THREEFRY", seed)
   def where(self, x, y) -> Tensor:
     return _call("tg_tensor_where", self._h, self._ufix(x)._h, self._ufix(y)._h)
   def isinf(self, detect_positive: bool = True, detect_negative: bool = True) -> Tensor:
@@ -694,8 +698,8 @@ class Tensor:
       pX = ((0, 0),) * (self.ndim - len(padding) // 2) + tuple(zip(padding[-2::-2], padding[::-2]))
     else: pX = tuple((0, 0) if p is None else p for p in padding)
     if len(pX) != self.ndim: raise ValueError(f"padding length is improper, {padding=} {self.ndim=}")
-    if mode != "constant": raise NotImplementedError(f"{mode=} is not supported yet by tgc")
-    return _call("tg_tensor_pad", self._h, _ints([v for p in pX for v in p]), len(pX), Tensor._const(value)._h)
+    if mode not in _PAD_MODES: raise NotImplementedError(f"{mode=} is not supported")
+    return _call("tg_tensor_pad_mode", self._h, _ints([v for p in pX for v in p]), len(pX), _PAD_MODES[mode], _py(value)._h)
   def flip(self, axis, *args) -> Tensor:
     axis = _argfix(axis, *args)
     return _call("tg_tensor_flip", self._h, _ints(axis), len(axis))
@@ -703,31 +707,18 @@ class Tensor:
     total = self.ndim + int(extra)
     if not -max(1, total) <= dim <= max(1, total) - 1: raise IndexError(f"{dim=} out of range {[-max(1, total), max(1, total) - 1]}")
     return dim + total if dim < 0 else dim
-  def transpose(self, dim0=1, dim1=0) -> Tensor:
-    order = list(range(self.ndim))
-    order[dim0], order[dim1] = order[dim1], order[dim0]
-    return self.permute(order)
+  def transpose(self, dim0=1, dim1=0) -> Tensor: return _call("tg_tensor_transpose", self._h, dim0, dim1)
   @property
   def T(self) -> Tensor: return self.transpose()
-  def flatten(self, start_dim=0, end_dim=-1) -> Tensor:
-    start_dim, end_dim, sh = self._resolve_dim(start_dim), self._resolve_dim(end_dim), self.shape
-    return self.reshape(sh[:start_dim] + (math.prod(sh[start_dim:end_dim + 1]),) + sh[end_dim + 1:])
+  def flatten(self, start_dim=0, end_dim=-1) -> Tensor: return _call("tg_tensor_flatten", self._h, start_dim, end_dim)
   def unflatten(self, dim: int, sizes: tuple[int, ...]) -> Tensor:
-    dim, sh = self._resolve_dim(dim), self.shape
-    return self.reshape(sh[:dim] + tuple(sizes) + sh[dim + 1:])
+    return _call("tg_tensor_unflatten", self._h, dim, _ints(sizes), len(sizes))
   def squeeze(self, dim: int | None = None) -> Tensor:
-    if dim is None: return self.reshape(tuple(d for d in self.shape if d != 1))
-    dim, sh = self._resolve_dim(dim), self.shape
-    return self if not sh or sh[dim] != 1 else self.reshape(sh[:dim] + sh[dim + 1:])
-  def unsqueeze(self, dim: int) -> Tensor:
-    dim, sh = self._resolve_dim(dim, extra=True), self.shape
-    return self.reshape(sh[:dim] + (1,) + sh[dim:])
+    return _call("tg_tensor_squeeze", self._h, ffi.NULL if dim is None else ffi.new("int64_t *", dim))
+  def unsqueeze(self, dim: int) -> Tensor: return _call("tg_tensor_unsqueeze", self._h, dim)
   def repeat(self, repeats, *args) -> Tensor:
     repeats = _argfix(repeats, *args)
-    base = (1,) * (len(repeats) - self.ndim) + self.shape
-    unsq = [d for r, s in zip(repeats, base) for d in ([s] if r == 1 else [1, s])]
-    exp = [d for r, s in zip(repeats, base) for d in ([s] if r == 1 else [r, s])]
-    return self.reshape(unsq).expand(exp).reshape([r * s for r, s in zip(repeats, base)])
+    return _call("tg_tensor_repeat", self._h, _ints(repeats), len(repeats))
 
   # ---------------- reduce ----------------
 

@@ -116,7 +116,7 @@ static unsigned char host[1 << 16];
 
 static void one_step(void) {
   tg_tensor *out = NULL, *x = pick();
-  int what = (int)(rnd() % 33);
+  int what = (int)(rnd() % 39);
   if (trace) fprintf(stderr, "seed %llu step %llu: case %d\n", (unsigned long long)seed, (unsigned long long)step, what);
   switch (what) {
   case 0: { /* from_host: the byte count sometimes wrong */
@@ -255,6 +255,11 @@ static void one_step(void) {
     if (x && tg_tensor_dtype(x, &dt) == TG_OK && tg_dtype_get_info(dt, &info) == TG_OK) nbytes = (size_t)ne * info.itemsize;
     if (chance(20)) nbytes += (size_t)rint_in(1, 8);
     if (nbytes > sizeof host) break;
+    if (trace && x) {
+      static char gj[1 << 20];
+      size_t len = 0;
+      if (tg_tensor_graph_json(x, gj, sizeof gj, &len) == TG_OK) fprintf(stderr, "  graph %s\n", gj);
+    }
     check_status(tg_tensor_data(x, chance(97) ? host : NULL, nbytes), NULL);
     break;
   }
@@ -307,6 +312,121 @@ static void one_step(void) {
     check_status(st, &idx);
     break;
   }
+  case 32: { /* pad modes, pad_to, shrink_to */
+    step_name = "pad_mode/pad_to/shrink_to";
+    size_t n = ndims() % 6;
+    tg_tensor *v = NULL;
+    if (chance(50)) tg_tensor_const_float(chance(80) ? TG_WEAKFLOAT : TG_FLOAT32, 1.5, &v);
+    if (chance(50)) check_status(tg_tensor_pad_mode(x, ints(n, padv), n, (tg_pad_mode)opcode(4), v, &out), &out);
+    else if (chance(50)) check_status(tg_tensor_pad_to(x, ints(n, bound), n, v, &out), &out);
+    else check_status(tg_tensor_shrink_to(x, ints(n, bound), n, &out), &out);
+    tg_tensor_release(v);
+    break;
+  }
+  case 33: { /* flatten, unflatten, squeeze, unsqueeze, transpose, repeat, repeat_interleave */
+    step_name = "flatten/.../repeat_interleave";
+    size_t n = ndims() % 6;
+    int64_t d = axis();
+    switch (rnd() % 7) {
+    case 0: check_status(tg_tensor_flatten(x, axis(), axis(), &out), &out); break;
+    case 1: check_status(tg_tensor_unflatten(x, axis(), ints(n, dim), n, &out), &out); break;
+    case 2: check_status(tg_tensor_squeeze(x, chance(30) ? NULL : &d, &out), &out); break;
+    case 3: check_status(tg_tensor_unsqueeze(x, d, &out), &out); break;
+    case 4: check_status(tg_tensor_transpose(x, axis(), d, &out), &out); break;
+    case 5: check_status(tg_tensor_repeat(x, ints(n, dim), n, &out), &out); break;
+    default: check_status(tg_tensor_repeat_interleave(x, dim(), chance(30) ? NULL : &d, &out), &out); break;
+    }
+    break;
+  }
+  case 34: { /* roll, diag, diagonal, unfold, rearrange */
+    step_name = "roll/diag/diagonal/unfold/rearrange";
+    static const char *const formulas[] = {"a b -> b a", "a (b c) -> a b c", "... c -> c ...", "a 1 b -> b a", "(a b -> a b", "a -> a -> a",
+                                           "a b -> a c", "_a b -> b _a", "b ... (c d) -> (b c) ... d", "\xe2\x80\xa6 -> \xe2\x80\xa6 1", "", "->"};
+    static const char *const names[] = {"a", "b", "c", "z"};
+    size_t n = ndims() % 4, m = ndims() % 4;
+    int sub = (int)(rnd() % 5);
+    if (trace) fprintf(stderr, "  sub %d\n", sub);
+    switch (sub) {
+    case 0: {
+      const int64_t *sh = ints(n, padv);
+      int64_t sv[8] = {0};
+      for (size_t i = 0; sh && i < n; i++) sv[i] = sh[i];
+      check_status(tg_tensor_roll(x, sh ? sv : NULL, n, chance(30) ? NULL : ints(m, axis), m, &out), &out);
+      break;
+    }
+    case 1: check_status(tg_tensor_diag(x, &out), &out); break;
+    case 2: check_status(tg_tensor_diagonal(x, padv(), axis(), axis(), &out), &out); break;
+    case 3: check_status(tg_tensor_unfold(x, axis(), bound(), chance(90) ? rint_in(-1, 3) : bound(), &out), &out); break;
+    default: {
+      size_t k = rnd() % 3;
+      check_status(tg_tensor_rearrange(x, chance(97) ? formulas[rnd() % 12] : NULL, names + rnd() % 2, ints(k, dim), k, &out), &out);
+    }
+    }
+    break;
+  }
+  case 35: { /* split, chunk: the count query, a short cap, a full cap */
+    step_name = "split/chunk";
+    tg_tensor *outs[8] = {0};
+    size_t nout = 0, cap = (size_t)rint_in(0, 8), n = ndims() % 5;
+    tg_status st = chance(50) ? tg_tensor_split(x, chance(50) ? dim() : padv(), chance(50) ? NULL : ints(n, dim), n, axis(), chance(97) ? outs : NULL, cap,
+                                                chance(97) ? &nout : NULL)
+                              : tg_tensor_chunk(x, chance(90) ? rint_in(-1, 6) : bound(), axis(), outs, cap, &nout);
+    check_status(st, NULL);
+    for (size_t i = 0; st == TG_OK && nout <= cap && i < nout; i++) check_status(TG_OK, &outs[i]);
+    break;
+  }
+  case 36: { /* meshgrid, linspace, empty_like, full_like */
+    step_name = "meshgrid/linspace/*_like";
+    tg_tensor *ts[3] = {x, pick(), pick()}, *outs[3] = {0}, *a = NULL, *b = NULL;
+    switch (rnd() % 4) {
+    case 0: {
+      size_t n = (size_t)rint_in(chance(95) ? 1 : 0, 3);
+      tg_status st = tg_tensor_meshgrid(ts, n, (int)rint_in(0, 1), outs);
+      check_status(st, NULL);
+      for (size_t i = 0; st == TG_OK && i < n; i++) check_status(TG_OK, &outs[i]);
+      break;
+    }
+    case 1:
+      tg_tensor_const_int(TG_WEAKINT, rint_in(-5, 5), &a);
+      tg_tensor_const_float(chance(80) ? TG_WEAKFLOAT : TG_FLOAT16, 2.5, &b);
+      check_status(tg_tensor_linspace(chance(98) ? a : NULL, b, chance(90) ? rint_in(-1, 6) : bound(), chance(70) ? TG_DTYPE_NONE : dtype(), &out), &out);
+      break;
+    case 2: check_status(tg_tensor_empty_like(x, chance(70) ? TG_DTYPE_NONE : dtype(), chance(90) ? NULL : "CPU", &out), &out); break;
+    default:
+      tg_tensor_const_int(TG_WEAKINT, 3, &a);
+      check_status(tg_tensor_full_like(x, chance(95) ? a : pick(), chance(70) ? TG_DTYPE_NONE : dtype(), NULL, (int)rint_in(0, 1), &out), &out);
+    }
+    tg_tensor_release(a), tg_tensor_release(b);
+    break;
+  }
+  case 37: case 38: { /* the random draws */
+    step_name = "random";
+    size_t n = ndims() % 4;
+    const int64_t *sh = ints(n, dim);
+    tg_tensor *lo = NULL, *hi = NULL;
+    tg_tensor_const_int(TG_WEAKINT, rint_in(-3, 3), &lo);
+    tg_tensor_const_float(TG_WEAKFLOAT, (double)rint_in(-3, 3), &hi);
+    int dt = chance(60) ? TG_DTYPE_NONE : dtype();
+    const char *dev = chance(95) ? NULL : chance(50) ? "CPU" : "NOPE";
+    switch (rnd() % 10) {
+    case 0: check_status(tg_tensor_randn(sh, n, dt, dev, &out), &out); break;
+    case 1: check_status(tg_tensor_randn_like(x, dt, dev, (int)rint_in(0, 1), &out), &out); break;
+    case 2: check_status(tg_tensor_uniform(sh, n, chance(95) ? lo : pick(), hi, dt, dev, 1, &out), &out); break;
+    case 3: check_status(tg_tensor_randint(sh, n, rint_in(-3, 3), rint_in(-3, 3), dt, dev, 1, &out), &out); break;
+    case 4: check_status(tg_tensor_normal(sh, n, lo, hi, dt, dev, &out), &out); break;
+    case 5:
+      check_status(chance(50) ? tg_tensor_glorot_uniform(sh, n, dt, dev, 1, &out) : tg_tensor_scaled_uniform(sh, n, dt, dev, 0, &out), &out);
+      break;
+    case 6:
+      check_status(chance(50) ? tg_tensor_kaiming_uniform(sh, n, 0.1, dt, dev, 1, &out) : tg_tensor_kaiming_normal(sh, n, 2.0, dt, dev, &out), &out);
+      break;
+    case 7: check_status(tg_tensor_randperm(chance(90) ? rint_in(-1, 9) : bound(), (tg_dtype)(chance(70) ? TG_INT32 : dtype()), dev, 1, &out), &out); break;
+    case 8: check_status(tg_tensor_multinomial(x, rint_in(-1, 5), (int)rint_in(0, 1), &out), &out); break;
+    default: check_status(tg_tensor_dropout(x, chance(90) ? (double)rint_in(0, 4) / 4 : -1.0, (int)rint_in(0, 1), &out), &out);
+    }
+    tg_tensor_release(lo), tg_tensor_release(hi);
+    break;
+  }
   case 24: /* retain + release keeps the tensor alive */
     step_name = "retain/release";
     if (tg_tensor_retain(x) == TG_OK) check_status(tg_tensor_release(x), NULL);
@@ -330,6 +450,51 @@ static void one_step(void) {
   }
 }
 
+/* A few of the creation/movement/random calls with bad input, each for its code and tinygrad's message. */
+static void named_errors(void) {
+  tg_tensor *x = NULL, *out = NULL, *outs[4] = {0}, *one = NULL;
+  size_t n = 0;
+  CHECK_OK(tg_tensor_empty((int64_t[]){3, 4}, 2, TG_DTYPE_NONE, NULL, &x));
+  CHECK_OK(tg_tensor_const_int(TG_WEAKINT, 1, &one));
+  CHECK_ERR(tg_tensor_pad_mode(x, (int64_t[]){3, 0, 0, 0}, 2, TG_PAD_REFLECT, NULL, &out), TG_ERR_INVALID_ARGUMENT,
+            "Padding (3, 0) should be less than the input size=3 for dim=0.");
+  CHECK_ERR(tg_tensor_pad_mode(x, (int64_t[]){0, 5, 0, 0}, 2, TG_PAD_CIRCULAR, NULL, &out), TG_ERR_INVALID_ARGUMENT, "wrapping around more than once");
+  CHECK_ERR(tg_tensor_pad_mode(x, (int64_t[]){0, 1}, 1, TG_PAD_REPLICATE, NULL, &out), TG_ERR_SHAPE, "padding length is improper, padding=((0, 1),) self.ndim=2");
+  CHECK_ERR(tg_tensor_pad_mode(x, (int64_t[]){0, 1, 0, 0}, 2, (tg_pad_mode)9, NULL, &out), TG_ERR_UNSUPPORTED, "mode=9 is not supported");
+  CHECK_ERR(tg_tensor_rearrange(x, "(a b -> a b", NULL, NULL, 0, &out), TG_ERR_INVALID_ARGUMENT, "bracket mismatch");
+  CHECK_ERR(tg_tensor_rearrange(x, "a b -> b a", (const char *const[]){"c"}, (int64_t[]){2}, 1, &out), TG_ERR_INVALID_ARGUMENT,
+            "axis c is not used in transform");
+  CHECK_ERR(tg_tensor_rearrange(x, "a b -> b a", (const char *const[]){"a"}, (int64_t[]){2}, 1, &out), TG_ERR_INVALID_ARGUMENT,
+            "size provided for dimension a incorrect");
+  CHECK_ERR(tg_tensor_unfold(x, 1, 5, 1, &out), TG_ERR_INVALID_ARGUMENT, "maximum size for tensor at dimension 1 is 4 but size is 5");
+  CHECK_ERR(tg_tensor_unfold(x, 1, 2, 0, &out), TG_ERR_INVALID_ARGUMENT, "step must be > 0 but got step=0");
+  CHECK_ERR(tg_tensor_split(x, 0, (int64_t[]){1, 1}, 2, 0, outs, 4, &n), TG_ERR_INVALID_ARGUMENT, "expect sizes to sum exactly to 3, but got 2");
+  CHECK_OK(tg_tensor_split(x, 3, NULL, 0, 1, NULL, 0, &n)); /* the count only */
+  CHECK(n == 2 && !outs[0]);
+  CHECK_OK(tg_tensor_split(x, 3, NULL, 0, 1, outs, 1, &n)); /* too short: nothing written */
+  CHECK(n == 2 && !outs[0]);
+  CHECK_OK(tg_tensor_chunk(x, 2, -1, outs, 4, &n));
+  CHECK(n == 2 && outs[0] && outs[1]);
+  tg_tensor_release(outs[0]), tg_tensor_release(outs[1]);
+  CHECK_ERR(tg_tensor_chunk(x, 0, 0, outs, 4, &n), TG_ERR_INVALID_ARGUMENT, "expect chunks to be greater than 0, got: 0");
+  CHECK_ERR(tg_tensor_roll(x, (int64_t[]){1, 2}, 2, (int64_t[]){0}, 1, &out), TG_ERR_INVALID_ARGUMENT, "len(dims)=1 != len(shifts)=2");
+  CHECK_ERR(tg_tensor_diag(x, &out), TG_ERR_INVALID_ARGUMENT, "expect input to be 1-D, getting 2-D");
+  CHECK_ERR(tg_tensor_diagonal(x, 0, 1, -1, &out), TG_ERR_INVALID_ARGUMENT, "dim1 and dim2 cannot be the same dimension");
+  CHECK_ERR(tg_tensor_randint((int64_t[]){3}, 1, 0, 5, TG_FLOAT32, NULL, 1, &out), TG_ERR_DTYPE, "dtype=dtypes.float must be int");
+  CHECK_ERR(tg_tensor_uniform((int64_t[]){3, -1}, 2, one, one, TG_DTYPE_NONE, NULL, 1, &out), TG_ERR_INVALID_ARGUMENT, "invalid input shape=(3, -1)");
+  CHECK_ERR(tg_tensor_uniform((int64_t[]){3}, 1, one, one, TG_DTYPE_NONE, NULL, 1, &out), TG_ERR_INVALID_ARGUMENT,
+            "Tensor.uniform requires low < high, got low=1, high=1");
+  CHECK_ERR(tg_tensor_uniform((int64_t[]){3}, 1, x, one, TG_DTYPE_NONE, NULL, 1, &out), TG_ERR_INVALID_ARGUMENT, "low must be a Python scalar");
+  CHECK_ERR(tg_tensor_glorot_uniform((int64_t[]){0, 0}, 2, TG_DTYPE_NONE, NULL, 1, &out), TG_ERR_INVALID_ARGUMENT, "division by zero");
+  CHECK_ERR(tg_tensor_multinomial(x, 5, 0, &out), TG_ERR_INVALID_ARGUMENT, "no replacement samples must not exceed population size");
+  CHECK_ERR(tg_tensor_dropout(x, 1.5, 1, &out), TG_ERR_INVALID_ARGUMENT, "p=1.5 is out of range [0, 1]");
+  CHECK_ERR(tg_tensor_linspace(one, one, -1, TG_DTYPE_NONE, &out), TG_ERR_INVALID_ARGUMENT, "number of steps must be non-negative");
+  CHECK_ERR(tg_tensor_meshgrid((tg_tensor *const[]){x}, 0, 0, outs), TG_ERR_INVALID_ARGUMENT, "no tensors");
+  CHECK(out == NULL);
+  tg_tensor_release(x), tg_tensor_release(one);
+  CHECK_OK(tg_tensor_manual_seed(0));
+}
+
 int main(int argc, char **argv) {
   const char *es = getenv("TGC_FUZZ_SEED"), *en = getenv("TGC_FUZZ_C_N");
   seed = argc > 1 ? strtoull(argv[1], NULL, 10) : es ? strtoull(es, NULL, 10) : 1;
@@ -339,10 +504,12 @@ int main(int argc, char **argv) {
   size_t live0 = 0, live1 = 0;
   CHECK_OK(tg_debug_live_handles(&live0));
   for (int i = 0; i < (int)sizeof host; i++) host[i] = (unsigned char)(i * 7 + 3);
+  named_errors();
   /* a few seeds, each from a fresh pool: a failing check names its seed and step. The first two build graphs only, and
   ** must leave no handle behind; the others also realize (compiled programs stay cached, so handles are not counted). */
   for (int round = 0; round < 4; round++, seed++) {
     if (round == 2) {
+      CHECK_OK(tg_tensor_manual_seed(0)); /* drops the per-device random key and counter tensors */
       CHECK_OK(tg_debug_live_handles(&live1));
       CHECK(live1 == live0);
       if (live1 != live0) fprintf(stderr, "live handles: %zu before, %zu after building graphs\n", live0, live1);

@@ -3,10 +3,10 @@
 
 #include <string.h>
 
-extern const tg_renderer tg_renderer_c, tg_renderer_cuda, tg_renderer_hip, tg_renderer_metal, tg_renderer_wgsl;
+extern const tg_renderer tg_renderer_c, tg_renderer_cuda, tg_renderer_hip, tg_renderer_metal, tg_renderer_wgsl, tg_renderer_glsl;
 
 static const tg_renderer *const g_renderers[] = {
-  &tg_renderer_c, &tg_renderer_cuda, &tg_renderer_hip, &tg_renderer_metal, &tg_renderer_wgsl,
+  &tg_renderer_c, &tg_renderer_cuda, &tg_renderer_hip, &tg_renderer_metal, &tg_renderer_wgsl, &tg_renderer_glsl,
 };
 
 const tg_renderer *tg_renderer_named(const char *dialect) {

@@ -117,13 +117,22 @@ tg_tv tgt_full(tgt_scope *S, const int64_t *shape, size_t n, tg_tv fill, int dty
   return tgt_mk(S, TG_OP_AFTER, TG_DT_AUTO, af_src, 2, tg_arg_none(), NULL);
 }
 
+/* UOp.empty_like: a new buffer of x's shape; device NULL: x's (the default device for a device-less x). */
+tg_tv tgt_empty_like(tgt_scope *S, tg_tv x, int dtype, const char *device) {
+  tgt_shape sh;
+  if (tgt_shape_of(S, x, &sh)) return TGT_NONE;
+  const char *dev = device ? device : x.dev ? x.dev : tgt_dev_canonical(NULL);
+  if (!dev) return tgt_fail(S, TG_ERR_OUT_OF_MEMORY, "empty_like: out of memory");
+  return tgt_empty(S, sh.d, sh.n, dtype == TG_DT_AUTO ? (int)tg_dt_strong((tg_dtype)x.u->dtype) : dtype, dev);
+}
+
 /* ---------------- arange: Python number arithmetic first ---------------- */
 
 static int py_is_float(tgt_py v) { return v.kind == TG_ARG_FLOAT; }
 static long double py_ld(tgt_py v) { return py_is_float(v) ? (long double)v.f : (long double)v.i; }
 
 /* a - b with Python's int/float rules; 0 on int64 overflow. */
-static int py_sub(tgt_py a, tgt_py b, tgt_py *out) {
+int tgt_py_sub(tgt_py a, tgt_py b, tgt_py *out) {
   if (py_is_float(a) || py_is_float(b)) return *out = tgt_pyfloat((double)(py_ld(a) - py_ld(b))), 1;
   int64_t r;
   if (__builtin_sub_overflow(a.i, b.i, &r)) return 0;
@@ -143,7 +152,7 @@ static double py_float_floordiv(double vx, double wx) {
   return floordiv;
 }
 
-static void py_str(tg_sb *b, tgt_py v) {
+void tgt_py_str(tg_sb *b, tgt_py v) {
   if (py_is_float(v)) tg_float_repr(v.f, b);
   else if (v.kind == TG_ARG_BOOL) tg_sb_puts(b, v.i ? "True" : "False");
   else tg_sb_printf(b, "%lld", (long long)v.i);
@@ -169,7 +178,7 @@ tg_tv tgt_arange(tgt_scope *S, tgt_py start, const tgt_py *stop_p, tgt_py step, 
   int is_f = py_is_float(start) || py_is_float(stop) || py_is_float(step);
   long double ls = py_ld(step), lo, hi;
   tgt_py t;
-  if (!py_sub(stop, step, &t)) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "arange: integer overflow");
+  if (!tgt_py_sub(stop, step, &t)) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "arange: integer overflow");
   if (ls > 0) lo = py_ld(start), hi = py_ld(t);
   else lo = py_ld(t), hi = py_ld(start);
   if (dtype == TG_DT_AUTO) {
@@ -179,12 +188,12 @@ tg_tv tgt_arange(tgt_scope *S, tgt_py start, const tgt_py *stop_p, tgt_py step, 
   if (lo < dt_min(dtype) || dt_max(dtype) < hi) {
     char b[256];
     tg_sb sb = tg_sb_fixed(b, sizeof b);
-    tg_sb_puts(&sb, "arange ["), py_str(&sb, start), tg_sb_puts(&sb, ", "), py_str(&sb, stop);
+    tg_sb_puts(&sb, "arange ["), tgt_py_str(&sb, start), tg_sb_puts(&sb, ", "), tgt_py_str(&sb, stop);
     return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "%s) is not representable in dtype dtypes.%s", b, tg_dtype_repr_name(dtype));
   }
   /* output_len = ceildiv(stop - start, step) = -((stop - start) // -step) */
   tgt_py span;
-  if (!py_sub(stop, start, &span)) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "arange: integer overflow");
+  if (!tgt_py_sub(stop, start, &span)) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "arange: integer overflow");
   int64_t len;
   if (!is_f) {
     if (step.i == 0) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "integer division or modulo by zero");
@@ -201,6 +210,64 @@ tg_tv tgt_arange(tgt_scope *S, tgt_py start, const tgt_py *stop_p, tgt_py step, 
   if (len <= 0) return tgt_full_py(S, (int64_t[]){0}, 1, tgt_pyint(0), dtype);
   tg_tv steps = tgt_full_py(S, &len, 1, step, dtype);
   tgt_py shift;
-  if (!py_sub(start, step, &shift)) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "arange: integer overflow");
+  if (!tgt_py_sub(start, step, &shift)) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "arange: integer overflow");
   return tgt_cast(S, tgt_add_py(S, tgt_cumalu(S, steps, 0, TG_OP_ADD), shift, 0), dtype);
+}
+
+/* OpMixin.linspace: start + arange(steps) * ((stop - start) / (steps - 1)), in the default float, cast to dtype. */
+tg_tv tgt_linspace(tgt_scope *S, tgt_py start, tgt_py stop, int64_t steps, int dtype) {
+  if (S->st) return TGT_NONE;
+  if (steps < 0) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "number of steps must be non-negative");
+  int dft = tgt_default_dtype(S, 1);
+  if (dft < 0) return TGT_NONE;
+  if (dtype == TG_DT_AUTO) dtype = dft;
+  if (dtype == TG_BOOL) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "linspace with bool dtype is not supported");
+  if (steps == 1) return tgt_full_py(S, (int64_t[]){1}, 1, start, dtype);
+  /* Python's (stop - start) / (steps - 1): exact int subtraction, or float subtraction of the values as floats */
+  double span;
+  if (py_is_float(start) || py_is_float(stop)) span = (py_is_float(stop) ? stop.f : (double)stop.i) - (py_is_float(start) ? start.f : (double)start.i);
+  else {
+    int64_t d;
+    if (__builtin_sub_overflow(stop.i, start.i, &d)) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "linspace: integer overflow");
+    span = (double)d;
+  }
+  double step = span / (double)(steps - 1);
+  tg_tv ar = tgt_arange(S, tgt_pyint(steps), NULL, tgt_pyint(1), dft);
+  return tgt_cast(S, tgt_add_py(S, tgt_mul_py(S, ar, tgt_pyfloat(step), 0), start, 1), dtype);
+}
+
+/* ---------------- public: linspace, empty_like, full_like ---------------- */
+
+TG_API tg_status tg_tensor_linspace(tg_tensor *start, tg_tensor *stop, int64_t steps, int dtype, tg_tensor **out) {
+  if (!out) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_linspace: out is NULL");
+  tg_status st = tgt_check_dtype(dtype, 1, "tg_tensor_linspace");
+  tgt_py a, b;
+  if (st || (st = tgt_py_operand(start, "tg_tensor_linspace", "start", &a)) || (st = tgt_py_operand(stop, "tg_tensor_linspace", "stop", &b))) return st;
+  tgt_scope S = {0};
+  return tgt_finish_public(&S, tgt_linspace(&S, a, b, steps, dtype == TG_DTYPE_NONE ? TG_DT_AUTO : dtype), out);
+}
+
+TG_API tg_status tg_tensor_empty_like(tg_tensor *x, int dtype, const char *device, tg_tensor **out) {
+  if (!out) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_empty_like: out is NULL");
+  tg_tv a;
+  tg_status st = tgt_check_dtype(dtype, 1, "tg_tensor_empty_like");
+  if (st || (st = tgt_tensor_get(x, "x", &a))) return st;
+  const char *dev = device ? tgt_dev_canonical(device) : NULL;
+  if (device && !dev) return tg_err(TG_ERR_OUT_OF_MEMORY, "tg_tensor_empty_like: out of memory");
+  tgt_scope S = {0};
+  return tgt_finish_public(&S, tgt_empty_like(&S, a, dtype == TG_DTYPE_NONE ? TG_DT_AUTO : dtype, dev), out);
+}
+
+TG_API tg_status tg_tensor_full_like(tg_tensor *x, tg_tensor *fill, int dtype, const char *device, int buffer, tg_tensor **out) {
+  if (!out) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_full_like: out is NULL");
+  tg_tv a, f;
+  tg_status st = tgt_check_dtype(dtype, 1, "tg_tensor_full_like");
+  if (st || (st = tgt_tensor_get(x, "x", &a)) || (st = tgt_tensor_get(fill, "fill", &f))) return st;
+  const char *dev = device ? tgt_dev_canonical(device) : a.dev;
+  if (device && !dev) return tg_err(TG_ERR_OUT_OF_MEMORY, "tg_tensor_full_like: out of memory");
+  tgt_scope S = {0};
+  tgt_shape sh;
+  if (tgt_shape_of(&S, a, &sh)) return tgt_scope_end(&S), S.st;
+  /* Tensor.full(self.shape, fill, dtype=dtype or self.dtype, device=self.device if device is None else device, buffer) */
+  return tgt_finish_public(&S, tgt_full(&S, sh.d, sh.n, f, dtype == TG_DTYPE_NONE ? (int)a.u->dtype : dtype, dev, buffer), out);
 }

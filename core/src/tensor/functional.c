@@ -402,47 +402,6 @@ tg_tv tgt_nonzero(tgt_scope *S, tg_tv self, const int64_t *size, tgt_py fill) {
 
 /* ---------------- diagonal, einsum ---------------- */
 
-/* diagonal(offset, dim1, dim2): dim1 and dim2 moved last, the diagonal picked with a strided pad/reshape/shrink. */
-tg_tv tgt_diagonal(tgt_scope *S, tg_tv self, int64_t offset, int64_t dim1, int64_t dim2) {
-  tgt_shape s;
-  int64_t d1, d2;
-  if (tgt_shape_of(S, self, &s) || tgt_resolve_dim(S, dim1, s.n, 0, &d1) || tgt_resolve_dim(S, dim2, s.n, 0, &d2)) return TGT_NONE;
-  if (d1 == d2) return tgt_fail(S, TG_ERR_DTYPE, "dim1 and dim2 cannot be the same dimension");
-  int64_t perm[TGT_MAXD], b[TGT_MAXD][2];
-  size_t k = 0;
-  for (uint32_t i = 0; i < s.n; i++)
-    if (i != (uint32_t)d1 && i != (uint32_t)d2) perm[k++] = i;
-  perm[k++] = d1, perm[k++] = d2;
-  tg_tv x = tgt_permute(S, self, perm, k);
-  tgt_shape xs;
-  if (tgt_shape_of(S, x, &xs)) return TGT_NONE;
-  uint32_t n = xs.n;
-  for (uint32_t i = 0; i < n; i++) b[i][0] = 0, b[i][1] = xs.d[i];
-  if (offset >= 0) b[n - 1][0] = offset;
-  else b[n - 2][0] = -offset;
-  x = tgt_shrink(S, x, (const int64_t(*)[2])b, n);
-  if (tgt_shape_of(S, x, &xs)) return TGT_NONE;
-  int64_t d = xs.d[n - 2] < xs.d[n - 1] ? xs.d[n - 2] : xs.d[n - 1], sh[TGT_MAXD];
-  memcpy(sh, xs.d, n * sizeof *sh);
-  if (d <= 0) {
-    sh[n - 2] = 0;
-    return tgt_reshape(S, x, sh, n - 1);
-  }
-  for (uint32_t i = 0; i + 2 < n; i++) sh[i] = TGT_NONE_DIM;
-  sh[n - 2] = sh[n - 1] = d;
-  x = tgt_shrink_to(S, x, sh, n);
-  int64_t fl[TGT_MAXD];
-  memcpy(fl, xs.d, (n - 2) * sizeof *fl);
-  fl[n - 2] = d * d;
-  x = tgt_reshape(S, x, fl, n - 1); /* flatten(-2) */
-  sh[n - 2] = d * (d + 1);
-  x = tgt_pad_to(S, x, sh, n - 1);
-  fl[n - 2] = d, fl[n - 1] = d + 1;
-  x = tgt_reshape(S, x, fl, n); /* unflatten(-1, (d, d+1)) */
-  sh[n - 2] = TGT_NONE_DIM, sh[n - 1] = 1;
-  return tgt_squeeze(S, tgt_shrink_to(S, x, sh, n), -1);
-}
-
 #define EIN_MAXOP 64
 #define EIN_MAXS 128
 
@@ -891,13 +850,6 @@ TG_API tg_status tg_tensor_nonzero(tg_tensor *x, const int64_t *size, tg_tensor 
   return tgt_finish_public(&S, tgt_nonzero(&S, a, size, fill), out);
 }
 
-TG_API tg_status tg_tensor_dropout(tg_tensor *x, double p, int training, tg_tensor **out) {
-  NEED_OUT("tg_tensor_dropout");
-  GET(x, "x", a);
-  tgt_scope S = {0};
-  return tgt_finish_public(&S, tgt_dropout(&S, a, p, training != 0), out);
-}
-
 TG_API tg_status tg_tensor_scaled_dot_product_attention(tg_tensor *q, tg_tensor *k, tg_tensor *v, tg_tensor *attn_mask, double dropout_p,
                                                         int is_causal, int enable_gqa, int training, tg_tensor **out) {
   NEED_OUT("tg_tensor_scaled_dot_product_attention");
@@ -941,13 +893,6 @@ TG_API tg_status tg_tensor_max_unpool2d(tg_tensor *x, tg_tensor *indices, const 
   }
   tgt_scope S = {0};
   return tgt_finish_public(&S, tgt_max_unpool2d(&S, a, i, kernel, n, &p, output_size, noutput), out);
-}
-
-TG_API tg_status tg_tensor_diagonal(tg_tensor *x, int64_t offset, int64_t dim1, int64_t dim2, tg_tensor **out) {
-  NEED_OUT("tg_tensor_diagonal");
-  GET(x, "x", a);
-  tgt_scope S = {0};
-  return tgt_finish_public(&S, tgt_diagonal(&S, a, offset, dim1, dim2), out);
 }
 
 TG_API tg_status tg_tensor_einsum(const char *formula, tg_tensor *const *operands, size_t n, int dtype, tg_tensor **out) {

@@ -265,6 +265,16 @@ static tg_status finish2(tgt_scope *S, tg_tv a, tg_tv b, tg_tensor **oa, tg_tens
 
 tg_status tgt_finish_public(tgt_scope *S, tg_tv r, tg_tensor **out) { return finish(S, r, out); }
 
+tg_status tgt_finish_many(tgt_scope *S, const tg_tv *r, size_t n, tg_tensor **outs) {
+  tg_status st = S->st;
+  size_t i = 0;
+  for (; !st && i < n; i++) st = wrap(S, r[i], &outs[i]);
+  if (st)
+    for (size_t j = 0; j + 1 < i; j++) tg_tensor_release(outs[j]), outs[j] = NULL;
+  tgt_scope_end(S);
+  return st;
+}
+
 #define NEED_OUT(fn)                                                                                                   \
   do {                                                                                                                 \
     if (!out) return tg_err(TG_ERR_NULL_POINTER, fn ": out is NULL");                                                  \
@@ -276,13 +286,13 @@ tg_status tgt_finish_public(tgt_scope *S, tg_tv r, tg_tensor **out) { return fin
     if (st_) return st_;                                                                                               \
   } while (0)
 
-static tg_status check_dtype(int dt, int optional, const char *fn) {
+tg_status tgt_check_dtype(int dt, int optional, const char *fn) {
   if ((optional && dt == TG_DTYPE_NONE) || tg_dt_public((tg_dtype)dt)) return TG_OK;
   return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: invalid dtype %d", fn, dt);
 }
 
 /* n entries of `per` values each (pairs for pad/shrink). */
-static tg_status check_vals(const int64_t *v, size_t n, size_t per, const char *fn, const char *what) {
+tg_status tgt_check_vals(const int64_t *v, size_t n, size_t per, const char *fn, const char *what) {
   if (n && !v) return tg_err(TG_ERR_NULL_POINTER, "%s: %s is NULL", fn, what);
   if (n > TGT_MAXD) return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: %zu dims, at most %d", fn, n, TGT_MAXD);
   for (size_t i = 0; i < n * per; i++)
@@ -359,8 +369,8 @@ TG_API tg_status tg_tensor_from_host(tg_host_kind kind, tg_dtype dtype, const in
                                      size_t nbytes, const char *device, tg_tensor **out) {
   static const char *fn = "tg_tensor_from_host";
   NEED_OUT("tg_tensor_from_host");
-  CHECK(check_dtype((int)dtype, 0, fn));
-  CHECK(check_vals(shape, ndim, 1, fn, "shape"));
+  CHECK(tgt_check_dtype((int)dtype, 0, fn));
+  CHECK(tgt_check_vals(shape, ndim, 1, fn, "shape"));
   if (kind != TG_HOST_ARRAY && kind != TG_HOST_LIST) return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: invalid host kind %d", fn, (int)kind);
   if (tg_dt_is_weak(dtype))
     return tg_err(TG_ERR_DTYPE, "cannot create storage for weak dtype dtypes.%s", tg_dtype_repr_name(dtype));
@@ -402,7 +412,7 @@ TG_API tg_status tg_tensor_from_host(tg_host_kind kind, tg_dtype dtype, const in
 
 static tg_status make_const(tg_dtype dtype, tgt_py v, tg_tensor **out) {
   NEED_OUT("tg_tensor_const");
-  CHECK(check_dtype((int)dtype, 0, "tg_tensor_const"));
+  CHECK(tgt_check_dtype((int)dtype, 0, "tg_tensor_const"));
   tgt_scope S = {0};
   return finish(&S, tgt_const(&S, v, dtype), out);
 }
@@ -417,8 +427,8 @@ TG_API tg_status tg_tensor_const_float(tg_dtype dtype, double value, tg_tensor *
 
 TG_API tg_status tg_tensor_empty(const int64_t *shape, size_t ndim, int dtype, const char *device, tg_tensor **out) {
   NEED_OUT("tg_tensor_empty");
-  CHECK(check_dtype(dtype, 1, "tg_tensor_empty"));
-  CHECK(check_vals(shape, ndim, 1, "tg_tensor_empty", "shape"));
+  CHECK(tgt_check_dtype(dtype, 1, "tg_tensor_empty"));
+  CHECK(tgt_check_vals(shape, ndim, 1, "tg_tensor_empty", "shape"));
   const char *dev = tgt_dev_canonical(device);
   if (!dev) return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory naming a device");
   tgt_scope S = {0};
@@ -429,8 +439,8 @@ TG_API tg_status tg_tensor_empty(const int64_t *shape, size_t ndim, int dtype, c
 TG_API tg_status tg_tensor_full(const int64_t *shape, size_t ndim, tg_tensor *fill, int dtype, const char *device, int buffer,
                                 tg_tensor **out) {
   NEED_OUT("tg_tensor_full");
-  CHECK(check_dtype(dtype, 1, "tg_tensor_full"));
-  CHECK(check_vals(shape, ndim, 1, "tg_tensor_full", "shape"));
+  CHECK(tgt_check_dtype(dtype, 1, "tg_tensor_full"));
+  CHECK(tgt_check_vals(shape, ndim, 1, "tg_tensor_full", "shape"));
   GET(fill, "fill", f);
   const char *dev = device ? tgt_dev_canonical(device) : NULL;
   if (device && !dev) return tg_err(TG_ERR_OUT_OF_MEMORY, "out of memory naming a device");
@@ -447,9 +457,19 @@ static int py_arg(tg_tensor *t, const char *what, tgt_py *out) {
   return 0;
 }
 
+tg_status tgt_py_operand(tg_tensor *t, const char *fn, const char *what, tgt_py *out) {
+  tg_tv x;
+  if (!t) return tg_err(TG_ERR_NULL_POINTER, "%s: %s is NULL", fn, what);
+  tg_status st = tgt_tensor_get(t, what, &x);
+  if (st) return st;
+  if (tgt_as_py(x, out)) return TG_OK;
+  return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: %s must be a Python scalar (a 0-d weakint/weakfloat/bool constant), got a dtypes.%s Ops.%s", fn,
+                what, tg_dtype_repr_name(x.u->dtype), tg_op_name((tg_op)x.u->op));
+}
+
 TG_API tg_status tg_tensor_arange(tg_tensor *start, tg_tensor *stop, tg_tensor *step, int dtype, tg_tensor **out) {
   NEED_OUT("tg_tensor_arange");
-  CHECK(check_dtype(dtype, 1, "tg_tensor_arange"));
+  CHECK(tgt_check_dtype(dtype, 1, "tg_tensor_arange"));
   tgt_py a, b, c = tgt_pyint(1);
   if (!py_arg(start, "start", &a) || (stop && !py_arg(stop, "stop", &b)) || (step && !py_arg(step, "step", &c)))
     return start ? TG_ERR_INVALID_ARGUMENT : TG_ERR_NULL_POINTER;
@@ -488,7 +508,7 @@ TG_API tg_status tg_tensor_where(tg_tensor *cond, tg_tensor *x, tg_tensor *y, tg
 TG_API tg_status tg_tensor_cast(tg_tensor *x, tg_dtype dtype, tg_tensor **out) {
   NEED_OUT("tg_tensor_cast");
   GET(x, "x", a);
-  CHECK(check_dtype((int)dtype, 0, "tg_tensor_cast"));
+  CHECK(tgt_check_dtype((int)dtype, 0, "tg_tensor_cast"));
   tgt_scope S = {0};
   return finish(&S, tgt_cast(&S, a, dtype), out);
 }
@@ -496,7 +516,7 @@ TG_API tg_status tg_tensor_cast(tg_tensor *x, tg_dtype dtype, tg_tensor **out) {
 TG_API tg_status tg_tensor_bitcast(tg_tensor *x, tg_dtype dtype, tg_tensor **out) {
   NEED_OUT("tg_tensor_bitcast");
   GET(x, "x", a);
-  CHECK(check_dtype((int)dtype, 0, "tg_tensor_bitcast"));
+  CHECK(tgt_check_dtype((int)dtype, 0, "tg_tensor_bitcast"));
   tgt_scope S = {0};
   return finish(&S, tgt_bitcast(&S, a, dtype), out);
 }
@@ -513,7 +533,7 @@ TG_API tg_status tg_tensor_contiguous(tg_tensor *x, tg_tensor **out) {
 TG_API tg_status tg_tensor_reshape(tg_tensor *x, const int64_t *shape, size_t ndim, tg_tensor **out) {
   NEED_OUT("tg_tensor_reshape");
   GET(x, "x", a);
-  CHECK(check_vals(shape, ndim, 1, "tg_tensor_reshape", "shape"));
+  CHECK(tgt_check_vals(shape, ndim, 1, "tg_tensor_reshape", "shape"));
   tgt_scope S = {0};
   return finish(&S, tgt_reshape(&S, a, shape, ndim), out);
 }
@@ -521,7 +541,7 @@ TG_API tg_status tg_tensor_reshape(tg_tensor *x, const int64_t *shape, size_t nd
 TG_API tg_status tg_tensor_permute(tg_tensor *x, const int64_t *order, size_t n, tg_tensor **out) {
   NEED_OUT("tg_tensor_permute");
   GET(x, "x", a);
-  CHECK(check_vals(order, n, 1, "tg_tensor_permute", "order"));
+  CHECK(tgt_check_vals(order, n, 1, "tg_tensor_permute", "order"));
   tgt_scope S = {0};
   return finish(&S, tgt_permute(&S, a, order, n), out);
 }
@@ -529,41 +549,19 @@ TG_API tg_status tg_tensor_permute(tg_tensor *x, const int64_t *order, size_t n,
 TG_API tg_status tg_tensor_expand(tg_tensor *x, const int64_t *shape, size_t ndim, tg_tensor **out) {
   NEED_OUT("tg_tensor_expand");
   GET(x, "x", a);
-  CHECK(check_vals(shape, ndim, 1, "tg_tensor_expand", "shape"));
+  CHECK(tgt_check_vals(shape, ndim, 1, "tg_tensor_expand", "shape"));
   tgt_scope S = {0};
   return finish(&S, tgt_expand(&S, a, shape, ndim), out);
 }
 
 TG_API tg_status tg_tensor_pad(tg_tensor *x, const int64_t *pads, size_t ndim, tg_tensor *value, tg_tensor **out) {
-  NEED_OUT("tg_tensor_pad");
-  GET(x, "x", a);
-  CHECK(check_vals(pads, ndim, 2, "tg_tensor_pad", "pads"));
-  tgt_py v, *pv = NULL;
-  if (value) {
-    GET(value, "value", vt);
-    if (!tgt_as_py(vt, &v))
-      return tg_err(TG_ERR_INVALID_ARGUMENT, "pad: value must be a Python scalar (a 0-d weakint/weakfloat/bool constant)");
-    pv = &v;
-  }
-  tgt_scope S = {0};
-  tgt_shape sh;
-  if (tgt_shape_of(&S, a, &sh)) return tgt_scope_end(&S), S.st;
-  if (ndim != sh.n) {
-    char b[1024];
-    tg_sb sb = tg_sb_fixed(b, sizeof b);
-    tg_sb_puts(&sb, "(");
-    for (size_t i = 0; i < ndim; i++) tg_sb_printf(&sb, "%s(%lld, %lld)", i ? ", " : "", (long long)pads[2 * i], (long long)pads[2 * i + 1]);
-    tg_sb_puts(&sb, ndim == 1 ? ",)" : ")");
-    tgt_scope_end(&S);
-    return tg_err(TG_ERR_SHAPE, "padding length is improper, padding=%s self.ndim=%u", b, sh.n);
-  }
-  return finish(&S, tgt_pad_constant(&S, a, (const int64_t(*)[2])pads, ndim, pv), out);
+  return tg_tensor_pad_mode(x, pads, ndim, TG_PAD_CONSTANT, value, out);
 }
 
 TG_API tg_status tg_tensor_shrink(tg_tensor *x, const int64_t *bounds, size_t ndim, tg_tensor **out) {
   NEED_OUT("tg_tensor_shrink");
   GET(x, "x", a);
-  CHECK(check_vals(bounds, ndim, 2, "tg_tensor_shrink", "bounds"));
+  CHECK(tgt_check_vals(bounds, ndim, 2, "tg_tensor_shrink", "bounds"));
   tgt_scope S = {0};
   return finish(&S, tgt_shrink(&S, a, (const int64_t(*)[2])bounds, ndim), out);
 }
@@ -571,7 +569,7 @@ TG_API tg_status tg_tensor_shrink(tg_tensor *x, const int64_t *bounds, size_t nd
 TG_API tg_status tg_tensor_flip(tg_tensor *x, const int64_t *axes, size_t n, tg_tensor **out) {
   NEED_OUT("tg_tensor_flip");
   GET(x, "x", a);
-  CHECK(check_vals(axes, n, 1, "tg_tensor_flip", "axes"));
+  CHECK(tgt_check_vals(axes, n, 1, "tg_tensor_flip", "axes"));
   tgt_scope S = {0};
   return finish(&S, tgt_flip(&S, a, axes, n), out);
 }
@@ -583,8 +581,8 @@ TG_API tg_status tg_tensor_reduce(tg_reduce_op op, tg_tensor *x, const int64_t *
   NEED_OUT("tg_tensor_reduce");
   GET(x, "x", a);
   if ((unsigned)op > TG_REDUCE_ALL) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_reduce: invalid op %d", (int)op);
-  CHECK(check_dtype(dtype, 1, "tg_tensor_reduce"));
-  if (axes) CHECK(check_vals(axes, n, 1, "tg_tensor_reduce", "axes"));
+  CHECK(tgt_check_dtype(dtype, 1, "tg_tensor_reduce"));
+  if (axes) CHECK(tgt_check_vals(axes, n, 1, "tg_tensor_reduce", "axes"));
   tgt_scope S = {0};
   return finish(&S, tgt_reduce(&S, (int)op, a, axes, axes ? n : 0, keepdim, dtype), out);
 }
@@ -593,7 +591,7 @@ TG_API tg_status tg_tensor_dot(tg_tensor *x, tg_tensor *w, int dtype, tg_tensor 
   NEED_OUT("tg_tensor_dot");
   GET(x, "x", a);
   GET(w, "w", b);
-  CHECK(check_dtype(dtype, 1, "tg_tensor_dot"));
+  CHECK(tgt_check_dtype(dtype, 1, "tg_tensor_dot"));
   tgt_scope S = {0};
   return finish(&S, tgt_dot(&S, a, b, dtype), out);
 }
@@ -737,7 +735,7 @@ TG_API tg_status tg_tensor_triu(tg_tensor *x, int64_t diagonal, int lower, tg_te
 
 TG_API tg_status tg_tensor_eye(int64_t n, int64_t m, int dtype, tg_tensor **out) {
   NEED_OUT("tg_tensor_eye");
-  CHECK(check_dtype(dtype, 1, "tg_tensor_eye"));
+  CHECK(tgt_check_dtype(dtype, 1, "tg_tensor_eye"));
   tgt_scope S = {0};
   return finish(&S, tgt_eye(&S, n, m, dtype == TG_DTYPE_NONE ? TG_DT_AUTO : dtype), out);
 }
@@ -764,7 +762,7 @@ static tg_status check_params(const tg_conv_params *p, const char *fn) {
   if (!p) return TG_OK;
   if (p->struct_size < sizeof p->struct_size)
     return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: params->struct_size is %zu (fill params with tg_conv_params_init)", fn, p->struct_size);
-  if (p->struct_size >= offsetof(tg_conv_params, dtype) + sizeof p->dtype) return check_dtype(p->dtype, 1, fn);
+  if (p->struct_size >= offsetof(tg_conv_params, dtype) + sizeof p->dtype) return tgt_check_dtype(p->dtype, 1, fn);
   return TG_OK;
 }
 
@@ -793,7 +791,7 @@ TG_API tg_status tg_tensor_conv_transpose2d(tg_tensor *x, tg_tensor *weight, tg_
 
 static tg_status check_kernel(const int64_t *kernel, size_t n, const char *fn) {
   if (!n) return tg_err(TG_ERR_INVALID_ARGUMENT, "%s: the kernel has no dims", fn);
-  return check_vals(kernel, n, 1, fn, "kernel");
+  return tgt_check_vals(kernel, n, 1, fn, "kernel");
 }
 
 TG_API tg_status tg_tensor_avg_pool2d(tg_tensor *x, const int64_t *kernel, size_t n, const tg_conv_params *params, tg_tensor **out) {
@@ -834,7 +832,7 @@ static tg_tv clone_value(tgt_scope *S, tg_tv x, const char *device);
 TG_API tg_status tg_tensor_softmax(tg_tensor *x, int64_t axis, int dtype, int log, tg_tensor **out) {
   NEED_OUT("tg_tensor_softmax");
   GET(x, "x", a);
-  CHECK(check_dtype(dtype, 1, "tg_tensor_softmax"));
+  CHECK(tgt_check_dtype(dtype, 1, "tg_tensor_softmax"));
   tgt_scope S = {0};
   return finish(&S, tgt_softmax(&S, a, axis, dtype, log != 0), out);
 }
@@ -842,7 +840,7 @@ TG_API tg_status tg_tensor_softmax(tg_tensor *x, int64_t axis, int dtype, int lo
 TG_API tg_status tg_tensor_logsumexp(tg_tensor *x, const int64_t *axes, size_t n, int keepdim, tg_tensor **out) {
   NEED_OUT("tg_tensor_logsumexp");
   GET(x, "x", a);
-  if (axes) CHECK(check_vals(axes, n, 1, "tg_tensor_logsumexp", "axes"));
+  if (axes) CHECK(tgt_check_vals(axes, n, 1, "tg_tensor_logsumexp", "axes"));
   tgt_scope S = {0};
   return finish(&S, tgt_logsumexp(&S, a, axes, axes ? n : 0, keepdim), out);
 }
@@ -857,7 +855,7 @@ TG_API tg_status tg_tensor_argmax(tg_tensor *x, const int64_t *axis, int keepdim
 TG_API tg_status tg_tensor_var(tg_tensor *x, const int64_t *axes, size_t n, int keepdim, double correction, int std, tg_tensor **out) {
   NEED_OUT("tg_tensor_var");
   GET(x, "x", a);
-  if (axes) CHECK(check_vals(axes, n, 1, "tg_tensor_var", "axes"));
+  if (axes) CHECK(tgt_check_vals(axes, n, 1, "tg_tensor_var", "axes"));
   tgt_scope S = {0};
   return finish(&S, tgt_var(&S, a, axes, axes ? n : 0, keepdim, correction, std != 0), out);
 }
@@ -866,7 +864,7 @@ TG_API tg_status tg_tensor_layernorm(tg_tensor *x, const int64_t *axes, size_t n
   NEED_OUT("tg_tensor_layernorm");
   GET(x, "x", a);
   if (!axes || !n) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_layernorm: needs at least one axis");
-  CHECK(check_vals(axes, n, 1, "tg_tensor_layernorm", "axes"));
+  CHECK(tgt_check_vals(axes, n, 1, "tg_tensor_layernorm", "axes"));
   tgt_scope S = {0};
   return finish(&S, tgt_layernorm(&S, a, axes, n, eps), out);
 }
@@ -901,7 +899,7 @@ TG_API tg_status tg_tensor_const_like(tg_tensor *x, tg_tensor *value, int dtype,
   NEED_OUT("tg_tensor_const_like");
   GET(x, "x", a);
   GET(value, "value", v);
-  CHECK(check_dtype(dtype, 1, "tg_tensor_const_like"));
+  CHECK(tgt_check_dtype(dtype, 1, "tg_tensor_const_like"));
   tgt_py py;
   if (!tgt_as_py(v, &py)) return tg_err(TG_ERR_INVALID_ARGUMENT, "tg_tensor_const_like: value must be a Python scalar (a weak or bool constant)");
   tgt_scope S = {0};

@@ -108,6 +108,14 @@ tg_status tgt_tensor_set_uop(tg_tensor *t, tg_uop *u);
 int tgt_has_buffer_identity(const tg_uop *u, int after_ok);
 /* A new public tensor for r (the wrappers' finish): ends the scope. */
 tg_status tgt_finish_public(tgt_scope *S, tg_tv r, tg_tensor **out);
+/* The same for n results: all n handles written to outs, or none (and every one released). Ends the scope. */
+tg_status tgt_finish_many(tgt_scope *S, const tg_tv *r, size_t n, tg_tensor **outs);
+/* Argument checks of the public wrappers: a tg_dtype (TG_DTYPE_NONE allowed when optional); n entries of `per`
+** int64 values each (pairs for pad/shrink): non-NULL when n > 0, at most TGT_MAXD entries, no INT64_MIN. */
+tg_status tgt_check_dtype(int dt, int optional, const char *fn);
+tg_status tgt_check_vals(const int64_t *v, size_t n, size_t per, const char *fn, const char *what);
+/* A public "Python scalar" operand (see tgt_as_py); TG_ERR_INVALID_ARGUMENT naming fn and what otherwise. */
+tg_status tgt_py_operand(tg_tensor *t, const char *fn, const char *what, tgt_py *out);
 
 /* ---------------- creation (creation.c: mixin/creation.py, tensor.py, UOp.const/new_buffer/_frompy) ---------------- */
 
@@ -121,6 +129,14 @@ tg_tv tgt_full(tgt_scope *S, const int64_t *shape, size_t n, tg_tv fill, int dty
 tg_tv tgt_full_py(tgt_scope *S, const int64_t *shape, size_t n, tgt_py fill, int dtype); /* buffer=False */
 tg_tv tgt_copy_to_device(tgt_scope *S, tg_tv x, const char *device);
 tg_tv tgt_arange(tgt_scope *S, tgt_py start, const tgt_py *stop, tgt_py step, int dtype);
+tg_tv tgt_linspace(tgt_scope *S, tgt_py start, tgt_py stop, int64_t steps, int dtype); /* dtype TG_DT_AUTO: default float */
+/* UOp.empty_like: x's shape on device (NULL: x's, else the default), dtype TG_DT_AUTO: x's dtype made strong. */
+tg_tv tgt_empty_like(tgt_scope *S, tg_tv x, int dtype, const char *device);
+/* Python's str() of a scalar (repr for floats) appended to b. */
+void tgt_py_str(tg_sb *b, tgt_py v);
+/* Python's a - b, a * b (int or float); 0 on int64 overflow. */
+int tgt_py_sub(tgt_py a, tgt_py b, tgt_py *out);
+static inline long double tgt_py_ld(tgt_py v) { return v.kind == TG_ARG_FLOAT ? (long double)v.f : (long double)v.i; }
 
 /* ---------------- dtype + elementwise (elementwise.c: mixin/dtype.py, mixin/elementwise.py) ---------------- */
 
@@ -169,6 +185,25 @@ tg_tv tgt_shrink_to(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n);
 tg_tv tgt_pad_to(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n);
 tg_tv tgt_flip(tgt_scope *S, tg_tv x, const int64_t *axes, size_t n);
 tg_tv tgt_repeat(tgt_scope *S, tg_tv x, const int64_t *repeats, size_t n);
+/* OpMixin.pad_to(shape, value): value NULL or 0 pads with 0. */
+tg_tv tgt_pad_to_value(tgt_scope *S, tg_tv x, const int64_t *shape, size_t n, const tgt_py *value);
+/* OpMixin._pad_circular and _pad_reflect_replicate (reflect != 0: "reflect", else "replicate"). */
+tg_tv tgt_pad_circular(tgt_scope *S, tg_tv x, const int64_t (*pads)[2], size_t n);
+tg_tv tgt_pad_reflect_replicate(tgt_scope *S, tg_tv x, const int64_t (*pads)[2], size_t n, int reflect);
+tg_tv tgt_flatten(tgt_scope *S, tg_tv x, int64_t start_dim, int64_t end_dim);
+tg_tv tgt_unflatten(tgt_scope *S, tg_tv x, int64_t dim, const int64_t *sizes, size_t n);
+/* MovementMixin.split: the pieces' sizes along dim (a malloc'd array of *n, freed by the caller); sizes NULL: chunks of
+** `size`. Fails the scope as tinygrad's assert when they do not sum to the dim. */
+int64_t *tgt_split_sizes(tgt_scope *S, tg_tv x, int64_t size, const int64_t *sizes, size_t nsizes, int64_t *dim, size_t *n);
+tg_tv tgt_diag(tgt_scope *S, tg_tv x);
+tg_tv tgt_diagonal(tgt_scope *S, tg_tv x, int64_t offset, int64_t dim1, int64_t dim2);
+tg_tv tgt_roll(tgt_scope *S, tg_tv x, const int64_t *shifts, size_t ns, const int64_t *dims, size_t nd); /* dims NULL: flat */
+tg_tv tgt_repeat_interleave(tgt_scope *S, tg_tv x, int64_t repeats, const int64_t *dim);                 /* dim NULL: flat */
+/* meshgrid of n tensors into out[n] (xy: indexing="xy"). 0 on success. */
+int tgt_meshgrid(tgt_scope *S, const tg_tv *ts, size_t n, int xy, tg_tv *out);
+tg_tv tgt_unfold(tgt_scope *S, tg_tv x, int64_t dim, int64_t size, int64_t step);
+/* MovementMixin.rearrange(formula, **sizes): names[i] = sizes[i]. */
+tg_tv tgt_rearrange(tgt_scope *S, tg_tv x, const char *formula, const char *const *names, const int64_t *sizes, size_t n);
 tg_tv tgt_pool(tgt_scope *S, tg_tv x, const int64_t *k, size_t nk, int64_t stride, int64_t dilation);
 /* _pool with per-dim stride and dilation (nk values each; make_tuple's result). */
 tg_tv tgt_pool_sd(tgt_scope *S, tg_tv x, const int64_t *k, size_t nk, const int64_t *stride, const int64_t *dilation);
@@ -264,7 +299,6 @@ tg_tv tgt_logcumsumexp(tgt_scope *S, tg_tv x, int64_t axis);
 /* size NULL: as many as selected (realizes the count, as tinygrad's .item() does) */
 tg_tv tgt_masked_select(tgt_scope *S, tg_tv x, tg_tv mask, const int64_t *size, tgt_py fill);
 tg_tv tgt_nonzero(tgt_scope *S, tg_tv x, const int64_t *size, tgt_py fill);
-tg_tv tgt_diagonal(tgt_scope *S, tg_tv x, int64_t offset, int64_t dim1, int64_t dim2);
 tg_tv tgt_einsum(tgt_scope *S, const char *formula, const tg_tv *ops, size_t n, int dtype);
 
 /* linalg.c: mixin/op.py's matrix ops. qr/svd return 0, or -1 with the scope failed. */

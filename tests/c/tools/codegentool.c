@@ -72,26 +72,21 @@ static void gpu_caps(tg_device_caps *caps) {
   const uint32_t gm[3] = {2147483647u, 65535, 65535}, lm[3] = {1024, 1024, 64};
   for (int i = 0; i < 3; i++) caps->global_max[i] = gm[i], caps->local_max[i] = lm[i];
   caps->local_prod_max = 1024, caps->shared_max = 49152;
-  if (!strcmp(d, "wgsl")) { /* WGSLRenderer: no vectors, 16-bit limits, no 64-bit dtypes */
-    caps->vector_width = 1, caps->local_prod_max = 256, caps->shared_max = 32768;
-    const uint32_t wl[3] = {256, 256, 64};
-    for (int i = 0; i < 3; i++) caps->global_max[i] = 65535, caps->local_max[i] = wl[i];
-    caps->dtypes = (1ull << TG_BOOL) | (1ull << TG_INT8) | (1ull << TG_UINT8) | (1ull << TG_INT16) | (1ull << TG_UINT16) | (1ull << TG_INT32) |
-                   (1ull << TG_UINT32) | (1ull << TG_FLOAT16) | (1ull << TG_FLOAT32);
-    static const tg_alu_op ops[] = {TG_ALU_EXP2, TG_ALU_LOG2, TG_ALU_SIN, TG_ALU_SQRT, TG_ALU_RECIPROCAL, TG_ALU_NEG, TG_ALU_TRUNC, TG_ALU_ADD,
-      TG_ALU_SUB, TG_ALU_MUL, TG_ALU_CDIV, TG_ALU_CMOD, TG_ALU_SHL, TG_ALU_SHR, TG_ALU_CMPLT, TG_ALU_CMPNE, TG_ALU_CMPEQ, TG_ALU_AND, TG_ALU_OR,
-      TG_ALU_XOR, TG_ALU_WHERE};
-    caps->alu_ops = 0;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) caps->alu_ops |= 1ull << ops[i];
-    return;
-  }
-  int cuda = !strcmp(d, "cuda"), hip = !strcmp(d, "hip"), metal = !strcmp(d, "metal");
-  if (!cuda && !hip && !metal) return;
+  int cuda = !strcmp(d, "cuda"), hip = !strcmp(d, "hip"), metal = !strcmp(d, "metal"), wgsl = !strcmp(d, "wgsl");
+  if (!cuda && !hip && !metal && !wgsl) return;
   static const tg_alu_op ops[] = {TG_ALU_EXP2, TG_ALU_LOG2, TG_ALU_SIN, TG_ALU_SQRT, TG_ALU_RECIPROCAL, TG_ALU_NEG, TG_ALU_TRUNC,
                                   TG_ALU_ADD, TG_ALU_SUB, TG_ALU_MUL, TG_ALU_CDIV, TG_ALU_CMOD, TG_ALU_SHL, TG_ALU_SHR, TG_ALU_CMPLT,
                                   TG_ALU_CMPNE, TG_ALU_CMPEQ, TG_ALU_AND, TG_ALU_OR, TG_ALU_XOR, TG_ALU_WHERE};
   caps->alu_ops = 0;
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) caps->alu_ops |= 1ull << ops[i];
+  if (wgsl) { /* WGSLRenderer: no vectors, 16-bit limits, no 64-bit dtypes */
+    caps->vector_width = 1, caps->local_prod_max = 256, caps->shared_max = 32768;
+    const uint32_t wl[3] = {256, 256, 64};
+    for (int i = 0; i < 3; i++) caps->global_max[i] = 65535, caps->local_max[i] = wl[i];
+    caps->dtypes = (1ull << TG_BOOL) | (1ull << TG_INT8) | (1ull << TG_UINT8) | (1ull << TG_INT16) | (1ull << TG_UINT16) | (1ull << TG_INT32) |
+                   (1ull << TG_UINT32) | (1ull << TG_FLOAT16) | (1ull << TG_FLOAT32);
+    return;
+  }
   uint64_t m = (1ull << (TG_FLOAT64 + 1)) - 1;
   const char *arch = getenv("CODEGENTOOL_ARCH");
   if (cuda) {
