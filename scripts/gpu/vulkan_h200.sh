@@ -51,7 +51,7 @@ run() {
   if ! ldconfig -p | grep -q libvulkan.so.1; then for f in "$H"/gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
   [ -e /usr/share/vulkan/icd.d/nvidia_icd.json ] || [ -e /etc/vulkan/icd.d/nvidia_icd.json ] ||
     export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$H"/whl/*.whl || exit 2
+  python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$H"/whl/*.whl || exit 2
   export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH TGC_BUILD_DIR=$PWD/$H/build XDG_CACHE_HOME=/tmp/h200vk-cache  # kept between calls to a warm machine
   command -v clang >/dev/null || export TINYGRAD_DEV=CPU:X86   # tinygrad's CPU compiles with clang; its own x86 backend otherwise
   { nvidia-smi -L; python3 --version; command -v cc clang; python3 -c 'import torch, numpy, pytest; print(torch.__version__, numpy.__version__, pytest.__version__)'; } \
