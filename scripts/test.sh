@@ -51,6 +51,21 @@ tgc-sdk registry verify --library cpu=build/libtgc_cpu_plugin.so   # records, sc
 python3 -m pip uninstall -q -y tgc-acme
 rm -rf "$sdk_tmp"
 
+echo "== tgc-hip plugin (no GPU here: Debian's HIP 5.2 runtime + hiprtc compile-only, a fake runtime for the host logic) =="
+hip_pkgs=(libamdhip64-dev rocm-device-libs hipcc)
+if ! dpkg -s "${hip_pkgs[@]}" >/dev/null 2>&1; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${hip_pkgs[@]}"
+fi
+python3 -m pip install -q ./plugins/tgc-hip
+TGC_BUILD_DIR="$PWD/build" python3 -m pytest -q -rs plugins/tgc-hip/tests
+python3 -m pip uninstall -q -y tgc-hip
+
+echo "== tgc-metal plugin (not macOS here: a fake objc/Metal layer for the host logic, the rendered MSL compiled as C++ and run on the CPU) =="
+python3 -m pip install -q ./plugins/tgc-metal
+TGC_BUILD_DIR="$PWD/build" python3 -m pytest -q -rs plugins/tgc-metal/tests
+python3 -m pip uninstall -q -y tgc-metal
+
 echo "== tgc-vulkan plugin (glslang linked in, on Mesa lavapipe) =="
 ./plugins/tgc-vulkan/ci.sh
 

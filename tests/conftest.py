@@ -21,12 +21,23 @@ def run_py(code_or_args: str | list[str], env: dict | None = None, **kw) -> subp
 # Without DEV each test runs with DEV unset (subprocesses pick their own). TEST_DEV: the device tgc's tensors default to.
 TEST_DEV = os.environ.get("DEV", "") or "CPU"
 if TEST_DEV.split(":")[0].upper() != "CPU":
-  os.environ["DEV"] = os.environ.get("TINYGRAD_DEV", "CPU")  # CPU:X86 where there is no clang (scripts/gpu/vulkan_h200.sh)
-  import tinygrad.helpers  # noqa: F401  (DEV=CPU for tinygrad)
+  os.environ["DEV"] = "CPU"
+  try: import tinygrad.helpers  # noqa: F401  (tinygrad reads DEV once, when imported)
+  except ImportError: pass
   os.environ["DEV"] = TEST_DEV
   from tgc import Device
   TEST_DEV = Device.canonicalize(TEST_DEV)
 else: TEST_DEV = "CPU"
+
+# tinygrad's CPU device compiles with clang (even its own helper programs, when it opens). Where there is none (the GPU
+# machines of scripts/gpu/*_h200.sh have gcc alone), tinygrad's "CPU" is served by its Python emulator (ops_python): the same
+# graphs, device names and random streams, every kernel interpreted. TINYGRAD_EMULATE_CPU=1 forces it, =0 never.
+TINYGRAD_EMULATED = os.environ.get("TINYGRAD_EMULATE_CPU", "" if shutil.which("clang") else "1") == "1"
+if TINYGRAD_EMULATED:
+  try:
+    import tinygrad.runtime.ops_cpu as _tg_cpu, tinygrad.runtime.ops_python as _tg_py
+    _tg_cpu.CPUDevice = type("CPUDevice", (_tg_py.PythonDevice,), {})
+  except ImportError: TINYGRAD_EMULATED = False
 
 @pytest.fixture(autouse=True)
 def _no_dev(monkeypatch):
@@ -68,4 +79,5 @@ def pytest_collection_modifyitems(config, items):
     if r := unsupported_reason(toks): it.add_marker(pytest.mark.skip(reason=r))
 
 def pytest_report_header(config):
-  return f"tgc tensors on {TEST_DEV} (DEV); tinygrad, the reference, on CPU" if TEST_DEV != "CPU" else None
+  emu = " (tinygrad's CPU emulated by its Python device: no clang here)" if TINYGRAD_EMULATED else ""
+  return f"tgc tensors on {TEST_DEV} (DEV); tinygrad, the reference, on CPU{emu}" if TEST_DEV != "CPU" or emu else None

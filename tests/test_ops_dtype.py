@@ -8,7 +8,7 @@ is 1, relu(nan) is 0, x >= nan is True, maximum is `a < b ? b : a`, float mod is
 place says so. Output dtypes are always tinygrad's, read from the same expression built lazily with tinygrad (nothing of
 tinygrad is realized). bfloat16, which numpy lacks, is carried as float32 holding bfloat16 values and rounded to
 nearest-even after every step, as the engine computes it (in float, then rounded)."""
-import os, subprocess, sys, warnings, zlib
+import re, os, subprocess, sys, warnings, zlib
 os.environ.setdefault("DEV", "CPU")
 import numpy as np
 import pytest
@@ -25,6 +25,7 @@ DEV_DTYPES = None if TEST_DEV == "CPU" else set(tgc.Device[TEST_DEV].caps["dtype
 NO_FDIV, NATIVE_HALF, WGSL = "FDIV" not in _ALU, TEST_DEV != "CPU", tgc.Device[TEST_DEV].caps["dialect"] == "wgsl"
 GLSL = tgc.Device[TEST_DEV].caps["dialect"] == "glsl"
 def on_device(names): return [n for n in names if DEV_DTYPES is None or not unsupported_reason([n])]
+def on_gpu() -> bool: return TEST_DEV != "CPU"
 
 # ---------------- dtypes ----------------
 
@@ -268,9 +269,13 @@ def _np_scalar(s, name): return rnd(name)(np.array(s, np.float64)) if name in FL
 @pytest.mark.parametrize("op,name", BINARY_CASES, ids=[f"{o}-{d}" for o, d in BINARY_CASES])
 def test_binary(op, name):
   fn, ref, _, kind, profile, reflected = BINARY[op]
-  if op == "truediv" and NO_FDIV: kind = "close"
+  if on_gpu() and op in ("truediv", "mod", "fmod"):
+    # a / b is a * (1 / b) on GPU dialects without FDIV (glsl, wgsl, cuda), and Vulkan allows 1 / b within 2.5 ULP
+    # (lavapipe and NVIDIA are 1 ULP off at times): the quotient to the last bits, and floor/trunc of it in half precision, differ
+    kind = {"exact": "close", "close": "trans"}.get(kind, kind)
+  elif op == "truediv" and NO_FDIV: kind = "close"
   if op in ("mod", "fmod") and name == "float16" and NATIVE_HALF: kind = "trans"
-  if op == "pow" and name == "float16" and NATIVE_HALF: kind = "tan"  # a 1-ULP float32 log2 can round b * log2|a| to the next half
+  if on_gpu() and op == "pow" and name == "float16": kind = "tan"  # a 1-ULP float32 log2 can round b * log2|a| to the next half
   rng = seeded("binary", op, name)
   v = lambda *shape, prof=profile: values(name, shape, rng, prof)
   a, b = all_pairs(name, rng, profile)
@@ -494,5 +499,7 @@ def test_noopt_and_debug4_subset():
   tail = r.stdout[-3000:] + r.stderr[-3000:]
   assert r.returncode == 0, tail
   assert " passed" in r.stdout and "failed" not in r.stdout.splitlines()[-1], tail
-  fn = "fn " if WGSL else "// " if GLSL else "void "   # the default device's dialect (WGSL: fn NAME; GLSL: main, named in a comment)
-  assert f"{fn}E_" in r.stdout + r.stderr and f"{fn}r_" in r.stdout + r.stderr, "DEBUG=4 printed no kernel source"
+  # the kernels' names: after "void" in the C-family dialects (CUDA: `void __launch_bounds__(n) r_...`), after "fn" in WGSL,
+  # in the comment after #version in the glsl dialect
+  src = (r.stdout + r.stderr).replace("\n// E_", "\nvoid E_").replace("\n// r_", "\nvoid r_")
+  assert re.search(r"\b(void|fn)\b[^\n(]*\bE_", src) and re.search(r"\b(void|fn)\b[^\n(]*\br_", src), "DEBUG=4 printed no kernel source"

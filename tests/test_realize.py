@@ -187,7 +187,9 @@ def test_debug4_prints_kernel_source_and_noopt_changes_it():
   out_opt, src_opt = _run_env(DEBUG="4", NOOPT="0")
   out_noopt, src_noopt = _run_env(DEBUG="4", NOOPT="1")
   # the kernel in the default device's dialect (DEV=WEBGPU: WGSL)
-  marks = {"c": ("void r_", "const uint32_t gid[3]"), "wgsl": ("fn r_", "@compute @workgroup_size(")}[tgc.Device[tgc.Device.DEFAULT].caps["dialect"]]
+  marks = {"c": ("void r_", "const uint32_t gid[3]"), "wgsl": ("fn r_", "@compute @workgroup_size("),
+           "cuda": (") r_", 'extern "C" __global__ void __launch_bounds__('), "hip": (") r_", 'extern "C" __attribute__((global))'),
+           "metal": ("void r_", "kernel void"), "glsl": ("// r_", "void main()")}[tgc.Device[tgc.Device.DEFAULT].caps["dialect"]]
   for src in (src_opt, src_noopt): assert all(m in src for m in marks), src
   assert src_opt != src_noopt  # the heuristic opts (upcast/unroll/threads) change the kernel, NOOPT=1 turns them off
   np.testing.assert_allclose(eval(out_opt), eval(out_noopt), rtol=1e-5)

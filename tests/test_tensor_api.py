@@ -95,8 +95,8 @@ def test_random_streams_equal_tinygrads_bit_for_bit(name):
     vals.append((first, second))
   for got, want in zip(vals[1], vals[0]):
     assert got.dtype == want.dtype and got.shape == want.shape
-    # the threefry bits are equal on every device; on a GPU (DEV=WEBGPU) the float math after them (log, cos, sqrt, a fused
-    # multiply-add) runs in the device's builtins, so values may differ from tinygrad's CPU by an ulp
+    # the threefry bits are equal on every device; on a GPU the float math after them (log, cos, sqrt, a fused multiply-add)
+    # runs in the device's builtins, so values may differ from tinygrad's CPU by an ulp
     if TEST_DEV == "CPU": np.testing.assert_array_equal(got, want)
     else: np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
   assert not np.array_equal(vals[1][0], vals[1][1])
@@ -114,7 +114,8 @@ def test_to_and_clone_like_tinygrad():
     b = a.clone()
     c = a.clone().realize()  # realized before the assign: keeps the old values
     a.assign(a * 10).realize()
-    res.append((a.numpy(), b.numpy(), c.numpy(), a.to(a.device) is a, lib.Tensor.arange(4).clone().numpy(), lib.Tensor(5).to("CPU").item()))
+    res.append((a.numpy(), b.numpy(), c.numpy(), a.to(a.device) is a, lib.Tensor.arange(4).clone().numpy(), lib.Tensor(5).to("CPU").item(),
+                a.to("CPU").numpy(), a.to("CPU").device))
   for g, w in zip(res[1], res[0]):
     if isinstance(w, np.ndarray): np.testing.assert_array_equal(g, w)
     else: assert g == w

@@ -18,6 +18,7 @@
 #   core     the device-independent tensor tests with DEV=CUDA: tgc's tensors on the GPU, tinygrad/torch/numpy on CPU
 #   sdk      tgc-sdk conformance cuda (JSON report in $OUT)
 #   examples examples/train_mlp.py and ResNet-18 logits against torch (CPU), both with DEV=CUDA
+#   bench    bench/bench_gpu.py against torch on the same GPU (into examples.log)
 # $OUT gets at most 8 files (the device tool's limit): summary.txt, build.log, plugin.log, core.log, sdk.log,
 # conformance.json, examples.log.
 set -uo pipefail
@@ -30,6 +31,7 @@ SITE=/tmp/tgc-site
 WHL=/tmp/tgc-wheels
 CORE_TESTS=${CORE_TESTS:-"tests/test_ops_torch.py tests/test_tensor_api.py tests/test_autograd.py tests/test_nn.py tests/test_indexing.py tests/test_conv.py tests/test_ops_dtype.py tests/test_realize.py"}
 mkdir -p "$OUT" "$SITE" "$WHL"
+# tinygrad (the reference) runs its CPU device on its Python emulator there: no clang (tests/conftest.py)
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export PYTHONPATH=$SITE TGC_BUILD_DIR=$REPO/build CMAKE_BUILD_PARALLEL_LEVEL=$JOBS
 PIP="python3 -m pip -q --disable-pip-version-check"
@@ -79,4 +81,5 @@ step plugin plugin.log bash -c "cd /tmp && python3 -m pytest -q -rs -p no:cachep
 step core core.log bash -c "DEV=CUDA python3 -m pytest -q -rs -p no:cacheprovider -n 8 --timeout 600 $CORE_TESTS"
 step sdk sdk.log bash -c "cd /tmp && python3 -m tgc_sdk conformance cuda --json $OUT/conformance.json -q; rc=\$?; python3 -c \"import json; r=json.load(open('$OUT/conformance.json')); print({k: v for k, v in r.items() if k in ('summary', 'counts', 'totals')})\" 2>/dev/null; exit \$rc"
 step examples examples.log examples
+step bench examples.log bash -c "DEV=CUDA ROUNDS=${ROUNDS:-3} python3 bench/bench_gpu.py"
 echo "done in ${SECONDS}s; logs in $OUT" | tee -a "$OUT/summary.txt"

@@ -46,9 +46,9 @@ run() {
   export TGC_BUILD_DIR=/tmp/tgc-build
   { nvidia-smi -L; python3 -m tgc doctor; } > "$L/doctor.txt" 2>&1
   s=$SECONDS; python3 -m pytest -q -rs -p no:cacheprovider plugins/tgc-webgpu/tests > "$L/plugin_tests.log" 2>&1; echo "plugin tests: $((SECONDS-s)) s: $(tail -1 "$L/plugin_tests.log")"
-  s=$SECONDS; DEV=WEBGPU timeout 360 python3 -m pytest -q -rs -p no:cacheprovider $TENSOR_TESTS > "$L/tensor_tests.log" 2>&1
+  s=$SECONDS; DEV=WEBGPU timeout ${TENSOR_TIMEOUT:-300} python3 -m pytest -q -rs -p no:cacheprovider -n ${JOBS:-8} $TENSOR_TESTS > "$L/tensor_tests.log" 2>&1
   echo "tensor tests (DEV=WEBGPU): $((SECONDS-s)) s: $(tail -1 "$L/tensor_tests.log")"
-  s=$SECONDS; (cd /tmp && timeout 150 python3 -m tgc_sdk conformance webgpu --expect "$OLDPWD/plugins/tgc-webgpu/conformance-expect.json" --json "$L/conformance.json") > "$L/conformance.txt" 2>&1
+  s=$SECONDS; (cd /tmp && timeout 100 python3 -m tgc_sdk conformance webgpu --expect "$OLDPWD/plugins/tgc-webgpu/conformance-expect.json" --json "$L/conformance.json") > "$L/conformance.txt" 2>&1
   echo "conformance: $((SECONDS-s)) s: $(grep -E '^(total|verdict)' "$L/conformance.txt" | tr -s ' ' | tr '\n' ' ')"
   cat "$L/doctor.txt"
 }

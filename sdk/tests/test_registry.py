@@ -186,7 +186,9 @@ def test_repository_registry_verifies():
   code, rep, err = run_json("registry", "verify", "--registry", str(REPO / "registry"))
   assert code == 0, json.dumps(rep, indent=1) + err
   names = {r["id"].split("-")[0]: r["status"] for r in rep["records"]}
-  assert names == {"cpu": "certified", "acme": "certified"}, names
+  # hip, metal: provisional (certify ran where there is no AMD GPU / no macOS: every device case NOT_RUN), so doctor
+  # labels them experimental until a record from real hardware comes back
+  assert names == {"cpu": "certified", "acme": "certified", "hip": "provisional", "metal": "provisional"}, names
 
 def test_shipped_index_is_current():
   """tgc-sdk ships registry/index.json (for doctor): `tgc-sdk registry index` keeps the copy in step."""

@@ -108,7 +108,7 @@ static void test_errors(void) {
   CHECK_ERR(tg_tensor_binary_crossentropy_logits(x, x, (tg_reduction)-1, NULL, &r), TG_ERR_INVALID_ARGUMENT, "reduction=-1");
   CHECK_ERR(tg_tensor_nll_loss(x, iv, NULL, NULL, (tg_reduction)3, &r), TG_ERR_INVALID_ARGUMENT, "reduction=3");
   CHECK_ERR(tg_tensor_clamp(x, NULL, NULL, &r), TG_ERR_DTYPE, "at least one of 'min_' or 'max_' must not be None");
-  CHECK_ERR(tg_tensor_diagonal(x, 0, 1, 1, &r), TG_ERR_DTYPE, "dim1 and dim2 cannot be the same dimension");
+  CHECK_ERR(tg_tensor_diagonal(x, 0, 1, 1, &r), TG_ERR_INVALID_ARGUMENT, "dim1 and dim2 cannot be the same dimension");
   CHECK_ERR(tg_tensor_diagonal(x, 0, 0, 5, &r), TG_ERR_OUT_OF_RANGE, "dim=5 out of range [-2, 1]");
   CHECK_ERR(tg_tensor_max_unpool2d(v, iv, (int64_t[]){2}, 1, NULL, NULL, 0, &r), TG_ERR_INVALID_ARGUMENT, "not enough values to unpack");
   CHECK_ERR(tg_tensor_max_unpool2d(x, iv, NULL, 0, NULL, NULL, 0, &r), TG_ERR_NULL_POINTER, "kernel is NULL");

@@ -340,6 +340,14 @@ static int64_t int_of(tg_uop *u, int *ok) {
   return *ok ? v.i : 0;
 }
 
+static int is_narrow(int dt) { return dt == TG_INT8 || dt == TG_INT16 || dt == TG_UINT8 || dt == TG_UINT16; }
+/* v wrapped to the width of narrow int dt (sign-extended for int8/int16); v itself for other dtypes */
+static void put_wrapped(tg_sb *b, int dt, const char *v) {
+  if (dt == TG_INT8 || dt == TG_INT16) tg_sb_printf(b, "((i32(%s)<<%du)>>%du)", v, dt == TG_INT8 ? 24 : 16, dt == TG_INT8 ? 24 : 16);
+  else if (dt == TG_UINT8 || dt == TG_UINT16) tg_sb_printf(b, "(u32(%s)&%s)", v, dt == TG_UINT8 ? "0xFFu" : "0xFFFFu");
+  else tg_sb_puts(b, v);
+}
+
 static char *render_uop(wstate *s, tg_uop *u) {
   tg_sb b = sb_new();
   switch ((tg_op)u->op) {
@@ -378,7 +386,18 @@ static char *render_uop(wstate *s, tg_uop *u) {
   }
   case TG_OP_CAST:
     if (u->src[0]->op == TG_OP_CONST) { render_const(&b, s, u, u->src[0]); break; }
-    tg_sb_printf(&b, "(%s(%s))", type_of(s, u->dtype), R(s, u->src[0]));
+    /* int8/int16/uint8/uint16 live in i32/u32 registers: a cast into one wraps the value to its width as C does (tinygrad's
+    ** WGSLRenderer only converts, so a uint8 lerp's int8/uint16 steps would not wrap) */
+    /* and a cast out of one reads the source wrapped to its width: uint8 250+10 is 4 */
+    {
+      tg_sb src = sb_new();
+      put_wrapped(&src, u->src[0]->dtype, R(s, u->src[0]));
+      char *sv = sb_take(&src);
+      if (!sv) { s->failed = 1; break; }
+      if (is_narrow(u->dtype)) put_wrapped(&b, u->dtype, sv);
+      else tg_sb_printf(&b, "(%s(%s))", type_of(s, u->dtype), sv);
+      free(sv);
+    }
     break;
   case TG_OP_BITCAST: render_bitcast(&b, s, u); break;
   case TG_OP_INDEX:

@@ -165,6 +165,7 @@ class SUT:
   renamed_from: str | None
   caps: dict
   no_renderer: str | None = None   # the engine has no renderer for the device's dialect: the tiers cannot run (NOT_RUN)
+  no_device: str | None = None     # the backend loaded but reports no device here (as the runtime tier): NOT_RUN
   def detail(self) -> dict:
     return {"device": self.device, "loaded": self.library, **({"renamed_from": self.renamed_from} if self.renamed_from else {})}
 
@@ -181,7 +182,9 @@ def open_sut(library: str) -> SUT:
     path, renamed = _alias(library, name, alias), name
     name = alias
   check(lib().tg_backend_load(os.fsencode(path), ffi.new("tg_backend **")))
-  dev = Device[name]
+  from tgc._ffi import UnavailableError
+  try: dev = Device[name]
+  except UnavailableError as e: return SUT(name, path, renamed, {}, no_device=f"the backend is installed but has no device here: {e}")
   sut = SUT(dev.name, path, renamed, dev.caps)
   from tgc import Tensor
   from tgc._ffi import UnsupportedError

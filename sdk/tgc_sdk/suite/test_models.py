@@ -28,6 +28,7 @@ def sut(target):
 def dev(sut, detail) -> E.SUT:
   if isinstance(sut, str): pytest.fail(f"libtgc cannot run the backend's device: {sut}")
   for k, v in sut.detail().items(): detail(k, v)
+  if sut.no_device: not_run(sut.no_device)
   if sut.no_renderer: not_run(sut.no_renderer)
   for dt in ("float32", "int32"):
     if dt not in sut.caps["dtypes"]: not_supported(f"the models run in float32 with int32 labels; the caps do not declare {dt}")

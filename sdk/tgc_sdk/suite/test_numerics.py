@@ -46,6 +46,7 @@ def sut(target):
 def dev(sut, detail) -> E.SUT:
   if isinstance(sut, _Broken): pytest.fail(f"libtgc cannot run the backend's device: {sut.why}")
   for k, v in sut.detail().items(): detail(k, v)
+  if sut.no_device: not_run(sut.no_device)
   if sut.no_renderer: not_run(sut.no_renderer)
   return sut
 
