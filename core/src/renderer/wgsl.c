@@ -340,6 +340,16 @@ static int64_t int_of(tg_uop *u, int *ok) {
   return *ok ? v.i : 0;
 }
 
+/* AND with a constant mask of the value's width or less (packed_store's var & mask) */
+static int is_bit_mask(tg_uop *x) {
+  if (x->op != TG_OP_AND || x->nsrc != 2) return 0;
+  for (int k = 0; k < 2; k++) {
+    tg_uop *c = x->src[k]->op == TG_OP_CAST && x->src[k]->nsrc == 1 ? x->src[k]->src[0] : x->src[k];
+    tg_num v = tg_uop_val(c);
+    if ((v.kind == TG_NUM_INT) && v.i >= 0 && v.i <= 0xFFFF) return 1;
+  }
+  return 0;
+}
 static int is_narrow(int dt) { return dt == TG_INT8 || dt == TG_INT16 || dt == TG_UINT8 || dt == TG_UINT16; }
 /* v wrapped to the width of narrow int dt (sign-extended for int8/int16); v itself for other dtypes */
 static void put_wrapped(tg_sb *b, int dt, const char *v) {
@@ -391,7 +401,9 @@ static char *render_uop(wstate *s, tg_uop *u) {
     /* and a cast out of one reads the source wrapped to its width: uint8 250+10 is 4 */
     {
       tg_sb src = sb_new();
-      put_wrapped(&src, u->src[0]->dtype, R(s, u->src[0]));
+      /* x & 0xFF already holds just the bits: packed_store casts (var & mask) to u32 meaning them, not a sign-extension */
+      if (is_bit_mask(u->src[0])) tg_sb_puts(&src, R(s, u->src[0]));
+      else put_wrapped(&src, u->src[0]->dtype, R(s, u->src[0]));
       char *sv = sb_take(&src);
       if (!sv) { s->failed = 1; break; }
       if (is_narrow(u->dtype)) put_wrapped(&b, u->dtype, sv);
