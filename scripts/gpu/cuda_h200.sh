@@ -4,6 +4,7 @@
 # NO network (the device machines of this workplace: /work/.library/device/README.md).
 #
 #   scripts/gpu/cuda_h200.sh            from the repository root; logs go to $OUT (default ./cuda_h200_out)
+#   scripts/gpu/cuda_h200.sh certify    the build, then `tgc-sdk certify cuda` writing the record into $OUT
 #
 # Wheels it needs that such a machine lacks: cffi, pycparser and tinygrad==0.14.0 (the tests' reference), for Python 3.12,
 # in $WHEELHOUSE (default .whl, ignored by git: carry it), fetched where pip works with
@@ -74,6 +75,10 @@ EOF
 
 : >"$OUT/summary.txt"
 step build build.log build || { echo "build failed: see build.log" | tee -a "$OUT/summary.txt"; exit 1; }
+if [ "${1:-}" = certify ]; then  # scripts/gpu/cuda_h200.sh certify: the certification record of this build, into $OUT
+  step certify sdk.log bash -c "cd /tmp && python3 -m tgc_sdk certify cuda -q --output $OUT"
+  exit
+fi
 step doctor build.log bash -c 'cd /tmp && python3 -m tgc doctor && python3 -m tgc doctor | grep -E "^CUDA +ready"'
 # from /tmp: the source package plugins/tgc-cuda/tgc_cuda must not shadow the installed one
 # the GPU tests one at a time (one of them fills the GPU's memory on purpose), the NVRTC compiles of every engine kernel in parallel

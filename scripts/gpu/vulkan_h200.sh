@@ -7,9 +7,10 @@
 #     builds the wheels (tgc, tgc-vulkan, tgc-sdk) and fetches what the H200 image lacks (cffi, pycparser, tinygrad 0.14.0
 #     for CPython 3.12; the Debian Vulkan loader and libglvnd) into .h200vk/ (git-ignored through .git/info/exclude),
 #     with the C test tools the graph tests use (build/uoptool ...).
-#   there (device tool `run`, carry [".h200vk"]):                 bash scripts/gpu/vulkan_h200.sh run
-#     installs them, runs everything, writes one log per step and a summary to $OUT (or ./h200-out), exits non-zero if a
-#     step failed.
+#   there (device tool `run`, carry [".h200vk"]):                 bash scripts/gpu/vulkan_h200.sh run [STEP...]
+#     installs them, runs the steps (doctor plugin tensor conformance; all by default), writes one log per step and a
+#     summary to $OUT (or ./h200-out), exits non-zero if a step failed. Each step is cut at STEP_TIMEOUT seconds (540), so
+#     that a call fits the device tool's 600 s: if `tensor` is cut, run it alone in a second call.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 H=.h200vk
@@ -38,7 +39,7 @@ step() {  # step NAME CMD...: runs CMD with its output in $OUT/NAME.log, records
   local name=$1; shift
   local t0=$SECONDS
   echo "== $name: $*" | tee -a "$OUT/summary.txt"
-  "$@" > "$OUT/$name.log" 2>&1
+  timeout "${STEP_TIMEOUT:-540}" "$@" > "$OUT/$name.log" 2>&1
   local rc=$?
   echo "   rc=$rc in $((SECONDS - t0)) s: $(grep -E '(passed|failed|verdict)' "$OUT/$name.log" | tail -1)" | tee -a "$OUT/summary.txt"
   [ $rc = 0 ] || FAILED=1
@@ -50,23 +51,27 @@ run() {
   if ! ldconfig -p | grep -q libvulkan.so.1; then for f in "$H"/gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
   [ -e /usr/share/vulkan/icd.d/nvidia_icd.json ] || [ -e /etc/vulkan/icd.d/nvidia_icd.json ] ||
     export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$H"/whl/*.whl || exit 2
-  export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH TGC_BUILD_DIR=$PWD/$H/build XDG_CACHE_HOME=$(mktemp -d)
+  python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$H"/whl/*.whl || exit 2
+  export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH TGC_BUILD_DIR=$PWD/$H/build XDG_CACHE_HOME=/tmp/h200vk-cache  # kept between calls to a warm machine
   : # tinygrad (the reference) runs its CPU device on its Python emulator where there is no clang (tests/conftest.py)
   { nvidia-smi -L; python3 --version; command -v cc clang; python3 -c 'import torch, numpy, pytest; print(torch.__version__, numpy.__version__, pytest.__version__)'; } \
     > "$OUT/env.log" 2>&1
-  step doctor python3 -m tgc doctor
-  step plugin_tests python3 -m pytest -q -rs plugins/tgc-vulkan/tests
-  step tensor_tests env DEV=VULKAN timeout ${TENSOR_TIMEOUT:-300} python3 -m pytest -q -rs -p no:cacheprovider -n ${JOBS:-8} tests/test_ops_torch.py tests/test_tensor_api.py \
-    tests/test_autograd.py tests/test_nn.py tests/test_indexing.py tests/test_conv.py tests/test_ops_dtype.py tests/test_jit.py \
-    tests/test_state.py tests/test_resnet18.py tests/test_torch_load.py tests/test_fuzz.py
-  step conformance python3 -m tgc_sdk conformance vulkan --expect plugins/tgc-vulkan/expectations.json --json "$OUT/conformance.json"
+  local steps=("$@"); [ ${#steps[@]} -gt 0 ] || steps=(doctor plugin tensor conformance)
+  for s in "${steps[@]}"; do case $s in
+    doctor) step doctor python3 -m tgc doctor ;;
+    plugin) step plugin_tests python3 -m pytest -q -rs plugins/tgc-vulkan/tests ;;
+    tensor) step tensor_tests env DEV=VULKAN timeout ${TENSOR_TIMEOUT:-300} python3 -m pytest -q -rs -p no:cacheprovider -n ${JOBS:-8} \
+              tests/test_ops_torch.py tests/test_tensor_api.py tests/test_autograd.py tests/test_nn.py tests/test_indexing.py tests/test_conv.py \
+              tests/test_ops_dtype.py tests/test_jit.py tests/test_state.py tests/test_resnet18.py tests/test_torch_load.py tests/test_fuzz.py ;;
+    conformance) step conformance python3 -m tgc_sdk conformance vulkan --json "$OUT/conformance.json" ;;
+    *) echo "unknown step $s (doctor plugin tensor conformance)" | tee -a "$OUT/summary.txt"; FAILED=1 ;;
+  esac; done
   cat "$OUT/summary.txt"
   exit $FAILED
 }
 
 case "${1:-}" in
   prepare) prepare ;;
-  run) run ;;
+  run) shift; run "$@" ;;
   *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
 esac
