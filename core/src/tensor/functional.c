@@ -170,19 +170,6 @@ tg_tv tgt_dropout(tgt_scope *S, tg_tv x, double p, int training) {
   return tgt_div(S, tgt_where(S, keep, x, pyi(S, 0)), pyf(S, 1.0 - p), 0, 0);
 }
 
-/* MovementMixin.repeat_interleave(repeats, dim): a new dim after dim, expanded, merged back. */
-static tg_tv repeat_interleave(tgt_scope *S, tg_tv x, int64_t repeats, int64_t dim_in) {
-  tgt_shape s;
-  int64_t dim, a[TGT_MAXD], b[TGT_MAXD], c[TGT_MAXD];
-  if (tgt_shape_of(S, x, &s) || tgt_resolve_dim(S, dim_in, s.n, 0, &dim)) return TGT_NONE;
-  if (s.n + 1 > TGT_MAXD) return tgt_fail(S, TG_ERR_UNSUPPORTED, "a tensor has at most %d dims", TGT_MAXD);
-  for (uint32_t i = 0, k = 0; i < s.n; i++) {
-    a[k] = b[k] = s.d[i], c[i] = i == (uint32_t)dim ? s.d[i] * repeats : s.d[i], k++;
-    if (i == (uint32_t)dim) a[k] = 1, b[k] = repeats, k++;
-  }
-  return tgt_reshape(S, tgt_expand(S, tgt_reshape(S, x, a, s.n + 1), b, s.n + 1), c, s.n);
-}
-
 /* scaled_dot_product_attention(key, value, attn_mask, dropout_p, is_causal, enable_gqa) */
 tg_tv tgt_sdpa(tgt_scope *S, tg_tv q, tg_tv k, tg_tv v, tg_tv mask, double dropout_p, int is_causal, int enable_gqa, int training) {
   tgt_shape qs, ks, vs;
@@ -190,8 +177,9 @@ tg_tv tgt_sdpa(tgt_scope *S, tg_tv q, tg_tv k, tg_tv v, tg_tv mask, double dropo
   if (enable_gqa) {
     if (qs.n < 3 || ks.n < 3 || vs.n < 3) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range");
     if (!ks.d[ks.n - 3] || !vs.d[vs.n - 3]) return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "integer division or modulo by zero");
-    k = repeat_interleave(S, k, tgt_floordiv(qs.d[qs.n - 3], ks.d[ks.n - 3]), -3);
-    v = repeat_interleave(S, v, tgt_floordiv(qs.d[qs.n - 3], vs.d[vs.n - 3]), -3);
+    const int64_t dim = -3;
+    k = tgt_repeat_interleave(S, k, tgt_floordiv(qs.d[qs.n - 3], ks.d[ks.n - 3]), &dim);
+    v = tgt_repeat_interleave(S, v, tgt_floordiv(qs.d[qs.n - 3], vs.d[vs.n - 3]), &dim);
   }
   if (!qs.n) return tgt_fail(S, TG_ERR_OUT_OF_RANGE, "tuple index out of range");
   if (!k.u) return TGT_NONE;
