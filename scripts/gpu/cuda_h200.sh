@@ -5,6 +5,7 @@
 #
 #   scripts/gpu/cuda_h200.sh            from the repository root; logs go to $OUT (default ./cuda_h200_out)
 #   scripts/gpu/cuda_h200.sh certify    the build, then `tgc-sdk certify cuda` writing the record into $OUT
+#   scripts/gpu/cuda_h200.sh build      the build alone (tgc, tgc-cuda, tgc-sdk installed in /tmp/tgc-site)
 #
 # Wheels it needs that such a machine lacks: cffi, pycparser and tinygrad==0.14.0 (the tests' reference), for Python 3.12,
 # in $WHEELHOUSE (default .whl, ignored by git: carry it), fetched where pip works with
@@ -75,6 +76,7 @@ EOF
 
 : >"$OUT/summary.txt"
 step build build.log build || { echo "build failed: see build.log" | tee -a "$OUT/summary.txt"; exit 1; }
+[ "${1:-}" = build ] && exit  # scripts/gpu/cuda_h200.sh build: only the build (tgc, tgc-cuda, tgc-sdk in /tmp/tgc-site)
 if [ "${1:-}" = certify ]; then  # scripts/gpu/cuda_h200.sh certify: the certification record of this build, into $OUT
   step certify sdk.log bash -c "cd /tmp && python3 -m tgc_sdk certify cuda -q --output $OUT"
   exit

@@ -73,6 +73,7 @@ const cs_lang tg_cs_lang_cuda = {
     [TG_OP_ADD] = {"(%0+%1)"}, [TG_OP_SUB] = {"(%0-%1)"}, [TG_OP_MUL] = {"(%0*%1)"}, [TG_OP_CMOD] = {"(%0%%%1)"},
     [TG_OP_CDIV] = {"(%0/%1)"}, [TG_OP_CMPNE] = {"(%0!=%1)"}, [TG_OP_SHR] = {"(%0>>%1)"}, [TG_OP_SHL] = {"(%0<<%1)"},
     [TG_OP_CMPLT] = {"(%0<%1)"}, [TG_OP_WHERE] = {"(%0?%1:%2)"}, [TG_OP_CMPEQ] = {"(%0==%1)"},
+    [TG_OP_FDIV] = {"(%0/%1)"}, /* not tinygrad's: emitted only where the caps declare FDIV, as plugins/tgc-cuda does */
   },
   .workitem = {"blockIdx.%c", "threadIdx.%c", "(blockIdx.%c*blockDim.%c+threadIdx.%c)"},
   .bitcast = CS_BITCAST_TEMPLATE, .prefix = cuda_prefix,

@@ -299,11 +299,14 @@ static tg_status cuda_device_properties(int index, tg_device_properties *out) {
 }
 
 /* tinygrad 0.14.0's CUDARenderer.code_for_op: CStyleLanguage's ops, with the transcendentals as CUDA builtins
-** (exp2, log2, sin, sqrt, trunc; h* for half/bfloat16) and RECIPROCAL as 1/x. MAX, FDIV, POW, ... are decomposed. */
+** (exp2, log2, sin, sqrt, trunc; h* for half/bfloat16) and RECIPROCAL as 1/x; MAX, POW, ... are decomposed. One
+** departure: FDIV, which tinygrad's CUDARenderer lacks (so a/b becomes a*(1/b)), is native here as its ClangRenderer has
+** it. In half and bfloat16 the rounded reciprocal breaks exact quotients: 5.5*(1/2.75) is 1.999 in half, so fmod(5.5, 2.75)
+** came out 2.75 on an H200 where the CPU (and torch) give 0; a/b divides once, as the CPU does. */
 static uint64_t cuda_alu_ops(void) {
   static const tg_alu_op ops[] = {TG_ALU_EXP2, TG_ALU_LOG2, TG_ALU_SIN, TG_ALU_SQRT, TG_ALU_RECIPROCAL, TG_ALU_NEG, TG_ALU_TRUNC,
                                   TG_ALU_ADD, TG_ALU_SUB, TG_ALU_MUL, TG_ALU_CDIV, TG_ALU_CMOD, TG_ALU_SHL, TG_ALU_SHR, TG_ALU_CMPLT,
-                                  TG_ALU_CMPNE, TG_ALU_CMPEQ, TG_ALU_AND, TG_ALU_OR, TG_ALU_XOR, TG_ALU_WHERE};
+                                  TG_ALU_CMPNE, TG_ALU_CMPEQ, TG_ALU_AND, TG_ALU_OR, TG_ALU_XOR, TG_ALU_WHERE, TG_ALU_FDIV};
   uint64_t mask = 0;
   for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) mask |= 1ull << ops[i];
   return mask;

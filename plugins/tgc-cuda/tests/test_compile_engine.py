@@ -44,7 +44,7 @@ GRAPHS = {**{f"codegen:{k}": v for k, v in test_codegen.KERNELS.items()},
 def tool(tmp_path_factory) -> str: return build_tool(str(tmp_path_factory.mktemp("nvrtc")))
 
 def render(ast, cc: int, noopt: int) -> dict:
-  env = {**os.environ, "CODEGENTOOL_GPU": "cuda", "CODEGENTOOL_ARCH": f"sm_{cc}"}
+  env = {**os.environ, "CODEGENTOOL_GPU": "cuda", "CODEGENTOOL_ARCH": f"sm_{cc}", "CODEGENTOOL_FDIV": "1"}  # the caps src/cuda.c declares
   r = subprocess.run([str(CODEGENTOOL), "render"] + (["noopt"] if noopt else []), input=to_json(ast), capture_output=True, text=True,
                      env=env, timeout=300, check=False)
   assert r.returncode == 0, f"codegen for sm_{cc} failed: {r.stderr}"

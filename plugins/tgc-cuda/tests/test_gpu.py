@@ -36,7 +36,7 @@ def vadd_works(n: int = 4099) -> None:
 # ---------------- device description ----------------
 
 ALU = {"EXP2", "LOG2", "SIN", "SQRT", "RECIPROCAL", "NEG", "TRUNC", "ADD", "SUB", "MUL", "CDIV", "CMOD", "SHL", "SHR", "CMPLT", "CMPNE",
-       "CMPEQ", "AND", "OR", "XOR", "WHERE"}   # tinygrad 0.14.0's CUDARenderer.code_for_op
+       "CMPEQ", "AND", "OR", "XOR", "WHERE", "FDIV"}   # tinygrad 0.14.0's CUDARenderer.code_for_op, and FDIV (src/cuda.c says why)
 
 def test_caps_and_properties():
   dev = tgc.Device["CUDA"]

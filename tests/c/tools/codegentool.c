@@ -79,6 +79,8 @@ static void gpu_caps(tg_device_caps *caps) {
                                   TG_ALU_CMPNE, TG_ALU_CMPEQ, TG_ALU_AND, TG_ALU_OR, TG_ALU_XOR, TG_ALU_WHERE};
   caps->alu_ops = 0;
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) caps->alu_ops |= 1ull << ops[i];
+  const char *fdiv = getenv("CODEGENTOOL_FDIV"); /* =1: FDIV native too, as plugins/tgc-cuda declares it (tinygrad's CUDARenderer has none) */
+  if (fdiv && *fdiv == '1') caps->alu_ops |= 1ull << TG_ALU_FDIV;
   if (wgsl) { /* WGSLRenderer: no vectors, 16-bit limits, no 64-bit dtypes */
     caps->vector_width = 1, caps->local_prod_max = 256, caps->shared_max = 32768;
     const uint32_t wl[3] = {256, 256, 64};
