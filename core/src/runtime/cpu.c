@@ -600,30 +600,26 @@ static void *dlopen_fresh(const char *path, int *taken) {
   return dlopen(path, RTLD_NOW | RTLD_LOCAL);
 }
 
-/* A never-used path in the session's private directory (created on first need, removed at shutdown). */
-static char g_load_dir[4096];
-static uint64_t g_load_seq;
-
-static const char *alias_path(char *out, size_t outsz) {
-  if (g_load_dir[0] == '\0') {
-    snprintf(g_load_dir, sizeof(g_load_dir), "%s/tgc-cpu-load-XXXXXX", tmp_root());
-    if (mkdtemp(g_load_dir) == NULL) return g_load_dir[0] = '\0', NULL;
-  }
-  snprintf(out, outsz, "%s/k%llu.so", g_load_dir, (unsigned long long)++g_load_seq);
+/* A never-used path: a file in a fresh private directory, made for this one load and removed right after it (so a
+** process that exits without tg_shutdown leaves nothing behind in the temp directory). */
+static const char *alias_path(char *dir, size_t dirsz, char *out, size_t outsz) {
+  snprintf(dir, dirsz, "%s/tgc-cpu-load-XXXXXX", tmp_root());
+  if (mkdtemp(dir) == NULL) return NULL;
+  snprintf(out, outsz, "%s/k.so", dir);
   return out;
 }
 
 /* The .so stays in memory (no disk write, works with a noexec /tmp); when its /proc name is taken, a symlink with
 ** a unique name points at it. */
 static void *dlopen_memfd(const void *blob, size_t size) {
-  char path[64], alias[4200];
+  char path[64], dir[4096], alias[4200];
   int fd = memfd_create("tgc-kernel", MFD_CLOEXEC), taken = 0;
   if (fd < 0) return NULL;
   snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
   void *h = write_all(fd, blob, size) == 0 ? dlopen_fresh(path, &taken) : NULL;
-  if (h == NULL && taken && alias_path(alias, sizeof(alias)) && symlink(path, alias) == 0) {
-    h = dlopen_fresh(alias, &taken);
-    unlink(alias);
+  if (h == NULL && taken && alias_path(dir, sizeof(dir), alias, sizeof(alias))) {
+    if (symlink(path, alias) == 0) h = dlopen_fresh(alias, &taken), unlink(alias);
+    rmdir(dir);
   }
   close(fd); /* the mapping keeps the file alive */
   return h;
@@ -631,11 +627,12 @@ static void *dlopen_memfd(const void *blob, size_t size) {
 
 /* Fallback without memfd (or without /proc): a private regular file, unlinked once mapped. */
 static void *dlopen_tmpfile(const void *blob, size_t size) {
-  char path[4200];
+  char dir[4096], path[4200];
   int taken;
-  if (alias_path(path, sizeof(path)) == NULL) return NULL;
+  if (alias_path(dir, sizeof(dir), path, sizeof(path)) == NULL) return NULL;
   void *h = write_fd(open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700), blob, size) == 0 ? dlopen_fresh(path, &taken) : NULL;
   unlink(path);
+  rmdir(dir);
   return h;
 }
 
@@ -892,8 +889,6 @@ static void cpu_event_free(tg_backend_device *dev, tg_backend_event *ev) {
 static void cpu_shutdown(void) {
   pool_stop();
   while (g_objs.next != &g_objs) destroy(g_objs.next); /* whatever the host did not free */
-  if (g_load_dir[0]) rmdir(g_load_dir);
-  g_load_dir[0] = '\0';
   g_cache_warned[0] = '\0';
   g_host = NULL;
 }

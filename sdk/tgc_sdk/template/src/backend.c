@@ -347,20 +347,15 @@ static void bk_blob_free(tg_blob *blob) {
 /* ---------------- Loading ---------------- */
 
 /* Each program is dlopen'ed under a name never used before in this process (glibc returns an already-loaded object
-** for a known name): the blob goes into a memfd, reached through a fresh symlink in a private directory; a plain file
-** there when memfd is missing. The directory is removed at shutdown. */
-static char g_load_dir[4096];
-
+** for a known name): the blob goes into a memfd, reached through a symlink in a fresh private directory; a plain file
+** there when memfd is missing. The directory is made for this one load and removed right after it, so a process that
+** exits without tg_shutdown leaves nothing in the temp directory. */
 #if BK_HOST_C
-static unsigned long long g_load_seq;
-
 static void *dlopen_blob(const void *blob, size_t size) {
-  char alias[4200], target[64];
-  if (g_load_dir[0] == '\0') {
-    snprintf(g_load_dir, sizeof g_load_dir, "%s/tgc-{{name}}-load-XXXXXX", tmp_root());
-    if (mkdtemp(g_load_dir) == NULL) return g_load_dir[0] = '\0', NULL;
-  }
-  snprintf(alias, sizeof alias, "%s/p%llu.so", g_load_dir, ++g_load_seq);
+  char dir[4096], alias[4200], target[64];
+  snprintf(dir, sizeof dir, "%s/tgc-{{name}}-load-XXXXXX", tmp_root());
+  if (mkdtemp(dir) == NULL) return NULL;
+  snprintf(alias, sizeof alias, "%s/p.so", dir);
   void *h = NULL;
   int fd = memfd_create("tgc-{{name}}-program", MFD_CLOEXEC);
   if (fd >= 0) {
@@ -369,6 +364,7 @@ static void *dlopen_blob(const void *blob, size_t size) {
     close(fd); /* the mapping keeps the memfd alive */
   } else if (write_file(alias, blob, size) == 0) h = dlopen(alias, RTLD_NOW | RTLD_LOCAL);
   unlink(alias);
+  rmdir(dir);
   return h;
 }
 #endif
@@ -513,8 +509,6 @@ static void bk_event_free(tg_backend_device *dev, tg_backend_event *ev) {
 
 static void bk_shutdown(void) {
   while (g_objs.next != &g_objs) destroy(g_objs.next); /* whatever the host did not free */
-  if (g_load_dir[0]) rmdir(g_load_dir);
-  g_load_dir[0] = '\0';
   g_host = NULL;
   /* VENDOR: destroy contexts and dlclose your runtime */
 }
