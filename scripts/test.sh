@@ -77,6 +77,8 @@ fi
 python3 -m pip install -q ./plugins/tgc-webgpu
 export XDG_RUNTIME_DIR=$(mktemp -d)   # libwayland's complaint when lavapipe is enumerated without one
 python3 -m pytest -q plugins/tgc-webgpu/tests
+echo "== copies between every pair of ready devices (CPU, VULKAN, WEBGPU) =="
+python3 -m pytest -q -rs tests/test_device.py -k every_pair
 echo "== the tensor tests on WEBGPU (DEV=WEBGPU: kernels rendered in WGSL, on lavapipe) =="
 DEV=WEBGPU python3 -m pytest -q tests/test_ops_torch.py tests/test_ops_dtype.py tests/test_tensor_api.py tests/test_autograd.py tests/test_nn.py \
   tests/test_indexing.py tests/test_conv.py tests/test_realize.py tests/test_jit.py tests/test_state.py

@@ -193,6 +193,28 @@ def test_launch_split_across_threads():
   if caps["has_threads"] and caps["global_max"][0] > 1: assert 1 < threads <= caps["global_max"][0], f"{threads} threads ran 64 points"
 
 @requires_cc
+def _ready_devices() -> list[str]:
+  from tgc.device import backends
+  return sorted({r.name for r in backends() if r.state == "ready"} | {"CPU"})
+
+def test_copies_between_every_pair_of_devices():
+  """Tensor.to between any two ready devices (through host memory when neither is the host), values exact, both ways,
+  with a kernel on each side. Runs with whatever plugins are installed: CI runs it again with VULKAN and WEBGPU."""
+  devs = _ready_devices()
+  if len(devs) < 2: pytest.skip(f"only {devs} ready here: no pair of devices to copy between")
+  a = np.random.default_rng(7).standard_normal((33, 65)).astype(np.float32)
+  for src in devs:
+    for dst in devs:
+      if src == dst: continue
+      x = tgc.Tensor(a, device=src) * 2        # computed on src
+      y = x.to(dst)
+      assert y.device == dst, (src, dst, y.device)
+      z = (y - 1).to(src)                       # computed on dst, back to src
+      assert z.device == src
+      np.testing.assert_array_equal(z.numpy(), a * 2 - 1, err_msg=f"{src} -> {dst} -> {src}")
+      i = tgc.Tensor(np.arange(1000, dtype=np.int32), device=src).to(dst).reshape(10, 100)[3:7].to(src)
+      np.testing.assert_array_equal(i.numpy(), np.arange(1000, dtype=np.int32).reshape(10, 100)[3:7], err_msg=f"int32 {src} -> {dst}")
+
 def test_launch_3d_grid():
   g = (5, 3, 2)
   n = g[0] * g[1] * g[2]

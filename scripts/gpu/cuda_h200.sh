@@ -85,6 +85,7 @@ step doctor build.log bash -c 'cd /tmp && python3 -m tgc doctor && python3 -m tg
 # from /tmp: the source package plugins/tgc-cuda/tgc_cuda must not shadow the installed one
 # the GPU tests one at a time (one of them fills the GPU's memory on purpose), the NVRTC compiles of every engine kernel in parallel
 step plugin plugin.log bash -c "cd /tmp && python3 -m pytest -q -rs -p no:cacheprovider $REPO/plugins/tgc-cuda/tests --ignore=$REPO/plugins/tgc-cuda/tests/test_compile_engine.py && python3 -m pytest -q -rs -p no:cacheprovider -n 8 $REPO/plugins/tgc-cuda/tests/test_compile_engine.py"
+step copies core.log bash -c "python3 -m pytest -q -rs -p no:cacheprovider tests/test_device.py -k every_pair"
 step core core.log bash -c "DEV=CUDA python3 -m pytest -q -rs -p no:cacheprovider -n 8 --timeout 600 $CORE_TESTS"
 step sdk sdk.log bash -c "cd /tmp && python3 -m tgc_sdk conformance cuda --json $OUT/conformance.json -q; rc=\$?; python3 -c \"import json; r=json.load(open('$OUT/conformance.json')); print({k: v for k, v in r.items() if k in ('summary', 'counts', 'totals')})\" 2>/dev/null; exit \$rc"
 step examples examples.log examples
