@@ -1,5 +1,5 @@
 /* tensor/functional.c -- tinygrad 0.14.0's functional nn and processing compositions: normalize, isclose, lerp, linear,
-** batchnorm, the binary cross-entropies and nll_loss, logcumsumexp, masked_select, nonzero, dropout,
+** batchnorm, the binary cross-entropies and nll_loss, logcumsumexp, masked_select, nonzero, (dropout lives in random.c),
 ** scaled_dot_product_attention, interpolate, max_unpool2d, diagonal, einsum and nn.Embedding's lookup (mixin/op.py,
 ** mixin/elementwise.py, mixin/rand.py, nn/__init__.py), with isinf's detect flags and softmin. Each is tinygrad's definition op for op over the frontend's
 ** builders, so the graphs equal tinygrad's; the public tg_tensor_* calls are at the end. */
@@ -57,20 +57,6 @@ static int item_int(tgt_scope *S, tg_tv v, int64_t *out) {
   if (!tg_dt_is_unsigned((tg_dtype)dt) && dt != TG_BOOL && isz < 8 && (u >> (isz * 8 - 1)) & 1) u |= ~0ull << (isz * 8);
   *out = (int64_t)u;
   return 0;
-}
-
-/* x.rand_like(dtype=dtype, contiguous=False): Tensor.rand(*x.shape, device=x.device, ...), drawn from the stream. */
-static tg_tv rand_like(tgt_scope *S, tg_tv x, int dtype) {
-  tgt_shape s;
-  if (tgt_shape_of(S, x, &s)) return TGT_NONE;
-  tg_tensor *h = NULL;
-  tg_status st = tg_tensor_rand(s.d, s.n, (tg_dtype)dtype, x.dev, 0, &h);
-  tg_tv r = TGT_NONE;
-  if (!st) st = tgt_tensor_get(h, "rand", &r);
-  if (!st) r.u = tgt_hold(S, tg_uop_retain(r.u), TG_ERR_OUT_OF_MEMORY);
-  tg_tensor_release(h);
-  if (st) return S->st = S->st ? S->st : st, TGT_NONE;
-  return r;
 }
 
 /* ---------------- elementwise compositions ---------------- */
@@ -150,24 +136,6 @@ tg_tv tgt_batchnorm(tgt_scope *S, tg_tv x, tg_tv w, tg_tv b, tg_tv mean, tg_tv i
   if (w.u) r = tgt_mul(S, r, tgt_reshape(S, w, sh, s.n));
   r = tgt_mul(S, r, is.n == na ? tgt_reshape(S, invstd, sh, s.n) : invstd);
   return b.u ? tgt_add(S, r, tgt_reshape(S, b, sh, s.n)) : r;
-}
-
-/* dropout(p) with TRAINING given: (rand_like >= p).contiguous().where(self, 0) / (1 - p). */
-tg_tv tgt_dropout(tgt_scope *S, tg_tv x, double p, int training) {
-  if (!x.u) return TGT_NONE;
-  if (!(p >= 0 && p <= 1)) {
-    char b[64];
-    tg_sb sb = tg_sb_fixed(b, sizeof b);
-    if (p == floor(p) && fabs(p) < 9e15) tg_sb_printf(&sb, "%lld", (long long)p);
-    else tg_float_repr(p, &sb);
-    return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "p=%s is out of range [0, 1]", b);
-  }
-  if (!training || p == 0) return x;
-  if (p == 1) return tgt_const_like(S, x, tgt_pyint(0), TG_DT_AUTO);
-  int df = tgt_default_dtype(S, 1);
-  if (df < 0) return TGT_NONE;
-  tg_tv keep = tgt_contiguous(S, bin(S, TG_BINARY_GE, rand_like(S, x, df), pyf(S, p)));
-  return tgt_div(S, tgt_where(S, keep, x, pyi(S, 0)), pyf(S, 1.0 - p), 0, 0);
 }
 
 /* scaled_dot_product_attention(key, value, attn_mask, dropout_p, is_causal, enable_gqa) */

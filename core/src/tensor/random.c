@@ -382,26 +382,33 @@ TG_API tg_status tg_tensor_multinomial(tg_tensor *x, int64_t num_samples, int re
   return tgt_finish_public(&S, tgt_cast(&S, sh.n == 1 ? tgt_squeeze(&S, ind, 0) : ind, TG_INT32), out);
 }
 
+/* Tensor.dropout(p) with Tensor.training given (also sdpa's dropout_p):
+** (self.rand_like(dtype=default_float, contiguous=False) >= p).contiguous().where(self, 0) / (1.0 - p) */
+tg_tv tgt_dropout(tgt_scope *S, tg_tv x, double p, int training) {
+  if (!x.u) return TGT_NONE;
+  if (!(p >= 0 && p <= 1)) {
+    char b[64];
+    tg_sb sb = tg_sb_fixed(b, sizeof b);
+    if (p == floor(p) && fabs(p) < 9e15) tg_sb_printf(&sb, "%lld", (long long)p);
+    else tg_float_repr(p, &sb);
+    return tgt_fail(S, TG_ERR_INVALID_ARGUMENT, "p=%s is out of range [0, 1]", b);
+  }
+  if (!training || p == 0) return x;
+  if (p == 1) return tgt_const_like(S, x, tgt_pyint(0), TG_DT_AUTO);
+  tgt_shape sh;
+  int dft = default_float(S);
+  if (dft < 0 || tgt_shape_of(S, x, &sh)) return TGT_NONE;
+  tg_tv r = rand_draw(S, sh.d, sh.n, dft, x.dev ? x.dev : dev_arg(NULL), 0);
+  tg_tv keep = tgt_contiguous(S, tgt_binary(S, TG_BINARY_GE, r, tgt_const(S, tgt_pyfloat(p), TG_DT_AUTO)));
+  tg_tv kept = tgt_where(S, keep, x, tgt_const(S, tgt_pyint(0), TG_DT_AUTO));
+  return tgt_div(S, kept, tgt_const(S, tgt_pyfloat(1.0 - p), TG_DT_AUTO), 0, 0);
+}
+
 TG_API tg_status tg_tensor_dropout(tg_tensor *x, double p, int training, tg_tensor **out) {
   if (!out) return tg_err(TG_ERR_NULL_POINTER, "tg_tensor_dropout: out is NULL");
   tg_tv a;
   tg_status st = tgt_tensor_get(x, "x", &a);
   if (st) return st;
-  if (!(p >= 0 && p <= 1)) {
-    char b[64];
-    tg_sb sb = tg_sb_fixed(b, sizeof b);
-    tg_float_repr(p, &sb);
-    return tg_err(TG_ERR_INVALID_ARGUMENT, "p=%s is out of range [0, 1]", b);
-  }
   tgt_scope S = {0};
-  if (!training || p == 0) return tgt_finish_public(&S, a, out);
-  if (p == 1) return tgt_finish_public(&S, tgt_const_like(&S, a, tgt_pyint(0), TG_DT_AUTO), out);
-  /* (self.rand_like(dtype=default_float, contiguous=False) >= p).contiguous().where(self, 0) / (1.0 - p) */
-  tgt_shape sh;
-  int dft = default_float(&S);
-  if (dft < 0 || tgt_shape_of(&S, a, &sh)) return tgt_scope_end(&S), S.st;
-  tg_tv r = rand_draw(&S, sh.d, sh.n, dft, a.dev ? a.dev : dev_arg(NULL), 0);
-  tg_tv keep = tgt_contiguous(&S, tgt_binary(&S, TG_BINARY_GE, r, tgt_const(&S, tgt_pyfloat(p), TG_DT_AUTO)));
-  tg_tv kept = tgt_where(&S, keep, a, tgt_const(&S, tgt_pyint(0), TG_DT_AUTO));
-  return tgt_finish_public(&S, tgt_div(&S, kept, tgt_const(&S, tgt_pyfloat(1.0 - p), TG_DT_AUTO), 0, 0), out);
+  return tgt_finish_public(&S, tgt_dropout(&S, a, p, training), out);
 }
