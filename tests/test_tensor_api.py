@@ -379,3 +379,10 @@ def test_functional_errors_match_tinygrad(name):
       for o in (out if isinstance(out, tuple) else (out,)): o.realize()
     types.append(type(e.value))
   assert issubclass(types[1], types[0]), f"tgc raised {types[1].__name__}, tinygrad {types[0].__name__}"
+
+@pytest.mark.parametrize("value,dtype,exc", [(float("inf"), "int16", OverflowError), (float("-inf"), "int32", OverflowError), (float("nan"), "int32", ValueError)])
+def test_cast_of_non_finite_const_to_int_raises_like_tinygrad(value, dtype, exc):
+  """A non-finite float constant cast to an int is folded at realize: Python's int() exception, as tinygrad raises it."""
+  for lib in (tg, tgc):
+    with pytest.raises(exc, match="cannot convert float"):
+      lib.Tensor(value, dtype=lib.dtypes.half).cast(getattr(lib.dtypes, dtype)).numpy()

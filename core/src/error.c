@@ -5,6 +5,7 @@
 #include "tgc_internal.h"
 
 static _Thread_local char last_error[16384];
+static _Thread_local tg_status last_code; /* the status of the last tg_err on this thread (tg_err_code below) */
 
 static const char *const status_text[] = {
     [TG_OK] = "ok",
@@ -39,8 +40,11 @@ tg_status tg_err(tg_status code, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(last_error, sizeof last_error, fmt, ap);
   va_end(ap);
-  return code;
+  return last_code = code;
 }
+
+tg_status tg_err_code(void) { return last_code; }
+void tg_err_code_clear(void) { last_code = TG_OK; }
 
 TG_API const char *tg_version(void) { return TG_VERSION_STRING; }
 TG_API int tg_version_number(void) { return TG_VERSION_MAJOR * 10000 + TG_VERSION_MINOR * 100 + TG_VERSION_PATCH; }

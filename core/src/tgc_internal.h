@@ -6,6 +6,8 @@
 /* ---- errors (error.c) ---- */
 /* Formats the calling thread's last-error message and returns `code`, so that `return tg_err(...)` reads well. */
 tg_status tg_err(tg_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+tg_status tg_err_code(void);      /* the status of the last tg_err on this thread (TG_OK after tg_err_code_clear) */
+void tg_err_code_clear(void);
 
 /* ---- handles (handle.c) ----
 ** Public handles are not pointers to our structs but slot/generation/kind triples encoded in a pointer-sized value,

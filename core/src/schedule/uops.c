@@ -28,8 +28,10 @@ tg_status tgs_err(tg_status code, const char *fmt, ...) {
   if (last_code == TG_OK) last_code = code;
   return tg_err(code, "%s", msg);
 }
-tg_status tgs_last_status(void) { return last_code == TG_OK ? TG_ERR_INTERNAL : last_code; }
-void tgs_clear_status(void) { last_code = TG_OK; }
+/* The first scheduler error since tgs_clear_status, else the status of an error the core raised meanwhile (a const
+** fold's "cannot convert float infinity to integer" is the user's, not an internal error), else internal. */
+tg_status tgs_last_status(void) { return last_code != TG_OK ? last_code : tg_err_code() != TG_OK ? tg_err_code() : TG_ERR_INTERNAL; }
+void tgs_clear_status(void) { last_code = TG_OK, tg_err_code_clear(); }
 #define tg_err tgs_err
 
 /* ================ pool ================ */
