@@ -8,8 +8,11 @@ Run on a machine with the GPU and the plugin installed:  DEV=CUDA python bench/b
   resnet18     ResNet-18 forward (examples/resnet18.py, the same random weights), batch 64, 224x224, ms per batch;
                tgc under TinyJit, torch eager under no_grad
 
+tinygrad 0.14.0 on the same device is a second peer for the matmuls and the elementwise case where its CUDA backend loads
+(DEV=CUDA; NVRTC_PATH is pointed at tgc-cuda's NVRTC when unset); its column reads "-" otherwise, with the reason printed.
+
 Each case: warm-up, then the minimum of ROUNDS timed runs; tgc is timed to Device.synchronize(), torch to
-torch.cuda.synchronize(). torch runs on "cuda" only when DEV=CUDA; for VULKAN/WEBGPU the torch column is still CUDA
+torch.cuda.synchronize(), tinygrad to its Device[...].synchronize(). torch runs on "cuda" only when DEV=CUDA; for VULKAN/WEBGPU the torch column is still CUDA
 (the same GPU through another API). Nothing here asserts a time; SKIP=resnet18,... skips cases."""
 import os, sys, time, pathlib
 import numpy as np
@@ -25,17 +28,35 @@ def best(fn, sync, rounds=ROUNDS):
     t = time.perf_counter(); fn(); sync(); ts.append(time.perf_counter() - t)
   return min(ts)
 
+def tinygrad_peer():
+  """tinygrad's CUDA device as (tinygrad module, device name), or None after printing why not."""
+  if DEV != "CUDA" or "tinygrad" in SKIP: return None
+  try:
+    if not os.environ.get("NVRTC_PATH"):
+      import tgc_cuda
+      if p := tgc_cuda.nvrtc_path(): os.environ["NVRTC_PATH"] = str(p)
+    import tinygrad
+    tinygrad.Device["CUDA"]
+    (tinygrad.Tensor([1.0, 2.0], device="CUDA") + 1).realize().numpy()
+    return tinygrad, "CUDA"
+  except Exception as e:
+    print(f"tinygrad peer unavailable: {type(e).__name__}: {str(e)[:200]}", flush=True)
+    return None
+
 def main():
   import torch
   from tgc import Tensor, Device, TinyJit, dtypes
   tdev = torch.device("cuda")
   torch.backends.cuda.matmul.allow_tf32 = False
   sync_t, sync_g = torch.cuda.synchronize, Device[DEV].synchronize
+  peer = tinygrad_peer()
+  if peer: tg, tgdev = peer; sync_tg = tg.Device[tgdev].synchronize
   rows = []
   rng = np.random.default_rng(0)
-  def row(name, ours, theirs, unit, frac_of=None, note=""):
+  def row(name, ours, theirs, unit, frac_of=None, note="", tiny=None):
     rows.append((name, ours, theirs, unit, frac_of if frac_of is not None else ours / theirs, note))
-    print(f"{name:14s} tgc {ours:10.3f} {unit:8s} torch {theirs:10.3f} {unit:8s} ratio {rows[-1][4]:.3f} {note}", flush=True)
+    t = f"tinygrad {tiny:10.3f} (tgc/tinygrad {ours / tiny:.3f})" if tiny else "tinygrad          -"
+    print(f"{name:14s} tgc {ours:10.3f} {unit:8s} torch {theirs:10.3f} {unit:8s} ratio {rows[-1][4]:.3f}  {t}  {note}", flush=True)
 
   n = 4096
   for dt_name, tdt, gdt in (("fp32", torch.float32, dtypes.float32), ("fp16", torch.float16, dtypes.float16)):
@@ -48,7 +69,12 @@ def main():
     t_them = best(lambda: ta @ tb, sync_t)
     got, want = (a @ b).float().numpy()[:4, :4], (ta @ tb).float().cpu().numpy()[:4, :4]
     note = f"(max abs diff on a corner {np.abs(got - want).max():.3g})"
-    row(f"matmul_{dt_name}", flops / t_ours / 1e12, flops / t_them / 1e12, "TFLOP/s", note=note)
+    tiny = None
+    if peer:
+      gdt_tg = getattr(tg.dtypes, gdt.name)
+      ga, gb = tg.Tensor(a_np, device=tgdev).cast(gdt_tg).realize(), tg.Tensor(b_np, device=tgdev).cast(gdt_tg).realize()
+      tiny = flops / best(lambda: (ga @ gb).realize(), sync_tg) / 1e12
+    row(f"matmul_{dt_name}", flops / t_ours / 1e12, flops / t_them / 1e12, "TFLOP/s", note=note, tiny=tiny)
 
   if "elementwise" not in SKIP:
     m = 256 << 20
@@ -62,7 +88,12 @@ def main():
     copy_bw = 2 * src.numel() * 4 / t_copy / 1e9
     gb = 3 * m * 4 / 1e9
     ours, theirs = gb / t_ours, gb / t_them
-    row("elementwise", ours, theirs, "GB/s", frac_of=ours / copy_bw, note=f"(fraction of copy bandwidth {copy_bw:.0f} GB/s; torch's is {theirs / copy_bw:.3f})")
+    tiny = None
+    if peer:
+      ga, gb_ = tg.Tensor(x_np, device=tgdev).realize(), tg.Tensor(x_np[::-1].copy(), device=tgdev).realize()
+      tiny = gb / best(lambda: (ga * gb_ + 1).relu().realize(), sync_tg)
+      del ga, gb_
+    row("elementwise", ours, theirs, "GB/s", frac_of=ours / copy_bw, note=f"(fraction of copy bandwidth {copy_bw:.0f} GB/s; torch's is {theirs / copy_bw:.3f})", tiny=tiny)
 
   if "resnet18" not in SKIP:
     import importlib.util
