@@ -147,6 +147,9 @@ static tg_uop *is_not_nan(tg_rw *rw, tg_uop *a) { return nan_check(rw, a, 1); }
 
 static const tg_pm *cg_pm_wgsl_extra(void) { return tg_pm_cg_wgsl_extra(); }
 
+/* C's signed remainder (sign of the dividend) without WGSL's %: see render_alu */
+#define TG_WGSL_REM "fn tg_rem(a: i32, b: i32) -> i32 { return a - (a / b) * b; }"
+
 /* ---------------- the printer's state (CStyleLanguage._render's r dict) ---------------- */
 
 typedef struct wstate {
@@ -154,6 +157,7 @@ typedef struct wstate {
   char **names;
   size_t nn, cap;
   int failed;
+  int rem; /* a signed CMOD was rendered as tg_rem(): render_kernel declares it */
 } wstate;
 
 static const char *R(wstate *s, tg_uop *u) {
@@ -315,6 +319,17 @@ static void render_alu(tg_sb *b, wstate *s, tg_uop *x) {
   ** !(a==b) is IEEE's != on every driver (tinygrad's own a != a -> is_nan fix covers only the self comparison) */
   if (x->op == TG_OP_CMPNE && tg_dt_is_float((tg_dtype)x->src[0]->dtype)) {
     tg_sb_printf(b, "(!(%s==%s))", R(s, x->src[0]), R(s, x->src[1]));
+    return;
+  }
+  /* Signed % goes through tg_rem(a,b) = a-(a/b)*b (TG_WGSL_REM): on NVIDIA's Vulkan driver (580, H200) WGSL's i32 % came
+  ** out as an unsigned remainder (-7 % 2 = 1, 7 % -2 = 7, -1 % 5 = 0) while i32 / was right. naga's SPIR-V backend
+  ** (write_wrapped_binary_op, naga/src/back/spv/writer.rs) emits i32 % as a naga_mod function, OpSRem of the dividend and
+  ** select(rhs == 0 || (lhs == MIN && rhs == -1), 1, rhs), and / as the same wrapper around OpSDiv: the SPIR-V is signed,
+  ** so it is the driver's OpSRem there that computes unsigned. WGSL defines a/0 = a and MIN/-1 = MIN, so a-(a/b)*b is total
+  ** and equals C's remainder wherever C defines it (a%0 = a, MIN%-1 = 0). int8/int16 are sign-extended i32 in registers. */
+  if (x->op == TG_OP_CMOD && (x->dtype == TG_INT8 || x->dtype == TG_INT16 || x->dtype == TG_INT32)) {
+    s->rem = 1;
+    tg_sb_printf(b, "tg_rem(%s,%s)", R(s, x->src[0]), R(s, x->src[1]));
     return;
   }
   const char *fmt = alu_fmt(x->op);
@@ -562,6 +577,7 @@ static char *wgsl_render(const tg_renderer *rd, tg_uop *const *uops, size_t n, c
   for (size_t i = 0; i < bufs.n; i++) ng += cg_addrspace(bufs.v[i]) != CG_AS_ALU;
   if (half) tg_sb_puts(&out, "enable f16;\n");
   tg_sb_puts(&out, "fn nan() -> f32 { let bits = 0xffffffffu; return bitcast<f32>(bits); }\n");
+  if (s.rem) tg_sb_puts(&out, TG_WGSL_REM "\n");
   tg_sb_puts(&out, "@group(0) @binding(0)\nvar<uniform> INFINITY : f32;\n");
   if (wg.buf) tg_sb_puts(&out, wg.buf);
   for (size_t i = 0; i < bufs.n; i++) {
