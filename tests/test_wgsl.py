@@ -20,6 +20,7 @@ import tinygrad_ir as ir
 
 # tgc's departures from WGSLRenderer for NVIDIA's Vulkan driver (core/src/renderer/wgsl.c and wgsl.rules say why):
 # 1. signed CMOD is tg_rem(a,b), a function a - (a / b) * b declared after nan() (NVIDIA computed WGSL's i32 % unsigned);
+# 3. half 1/x, sqrt, sin, exp2, log2 are computed in f32 and rounded once to f16, as the CPU device computes half;
 # 2. a float32 select of a < b between a and b gets an integer NaN test on the value the false branch picks (NVIDIA compiled
 #    the bare pattern as fmax/fmin: max(nan, 1) was 1, max(-0.0, 0.0) was 0.0); not where that value is a constant.
 TG_REM = "fn tg_rem(a: i32, b: i32) -> i32 { return a - (a / b) * b; }"
@@ -31,7 +32,9 @@ NAN_SELECT = PatternMatcher([
 class TgcWGSL(WGSLRenderer):
   extra_matcher = wgsl_matcher + NAN_SELECT
   code_for_op = {**WGSLRenderer.code_for_op,
-                 Ops.CMOD: lambda a, b, dtype: f"tg_rem({a},{b})" if dtype in (dtypes.int8, dtypes.int16, dtypes.int32) else f"({a}%{b})"}
+                 Ops.CMOD: lambda a, b, dtype: f"tg_rem({a},{b})" if dtype in (dtypes.int8, dtypes.int16, dtypes.int32) else f"({a}%{b})",
+                 **{op: (lambda f, base: lambda x, dtype: f"f16({f}(f32({x})))" if dtype == dtypes.half else base(x, dtype))(f, WGSLRenderer.code_for_op[op])
+                    for op, f in ((Ops.RECIPROCAL, "1/"), (Ops.SQRT, "sqrt"), (Ops.SIN, "sin"), (Ops.EXP2, "exp2"), (Ops.LOG2, "log2"))}}
   def render_kernel(self, function_name, kernel, bufs, uops, prefix=None) -> str:
     src = super().render_kernel(function_name, kernel, bufs, uops, prefix)
     if any("tg_rem(" in line for line in kernel):
@@ -65,6 +68,7 @@ CASES = {
   "sum_axis": lambda: _f(4096, 64).sum(1),
   "permute": lambda: _f(64, 64).T.contiguous(),
   "half": lambda: _f(16).cast(dtypes.half).realize() * 2 + 1,
+  "half_unary": lambda: (h := (_f(16) + 0.5).cast(dtypes.half).realize()).reciprocal() + h.sqrt() + h.sin() + h.exp() + h.log(),
   "bool_not": lambda: (_f(33) > 0.5).realize().logical_not(),
   "bool_where": lambda: (_f(33) > 0.5).realize().where(_f(33), 2.0),
   "bool_lt": lambda: (_f(33) > 0.5).realize() < (_f(33) > 0.2).realize(),
@@ -178,6 +182,14 @@ def test_tg_rem_is_cs_remainder():
   want = np.sign(a[ok]) * (np.abs(a[ok]) % np.abs(b[ok]))
   assert (got[ok] == want).all()
   assert (got[b == 0] == a[b == 0]).all() and (got[(a == -2**31) & (b == -1)] == 0).all()
+
+def test_half_unary_in_f32():
+  h = (_f(16) + 0.5).cast(dtypes.half).realize()
+  for fn, text in ((lambda x: x.reciprocal(), "f16(1/(f32(val0)))"), (lambda x: x.sqrt(), "f16(sqrt(f32(val0)))"), (lambda x: x.sin(), "f16(sin(f32(val0)))")):
+    ours, theirs = _one_kernel(fn(h))
+    assert text in ours and "f32(" not in theirs, ours
+  ours, theirs = _one_kernel(_f(16).reciprocal())
+  assert ours == theirs and "(1/val0)" in ours   # float32 is tinygrad's text
 
 def test_float_max_select_tests_nan_bits():
   ours, theirs = _one_kernel(_f(33).maximum(_f(33)))
