@@ -11,7 +11,8 @@
 **   - SPECIAL gidx/lidx read gl_WorkGroupID/gl_LocalInvocationID (idx: gl_GlobalInvocationID);
 **   - shared buffers are declared at global scope (GLSL has no function-local shared arrays), barrier() syncs them;
 **   - signed CMOD goes through tg_rem(), since GLSL's % is OpSMod (sign of the divisor) where tinygrad's CMOD is C's
-**     remainder (sign of the dividend);
+**     remainder (sign of the dividend); and Vulkan leaves OpSMod/OpSRem undefined for negative operands without
+**     VK_KHR_maintenance8 (NVIDIA computes them unsigned: see wgsl.c's tg_rem), where tg_rem's OpSDiv is defined;
 **   - float `a < b ? b : a` selects (MAX) get an integer NaN test on the bits (glsl.rules: NVIDIA fuses the bare select into
 **     fmax, which drops NaN).
 ** Vectors are not rendered: the devices declare vector_width 1, so the codegen devectorizes everything. bfloat16 and the

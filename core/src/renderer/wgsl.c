@@ -321,12 +321,15 @@ static void render_alu(tg_sb *b, wstate *s, tg_uop *x) {
     tg_sb_printf(b, "(!(%s==%s))", R(s, x->src[0]), R(s, x->src[1]));
     return;
   }
-  /* Signed % goes through tg_rem(a,b) = a-(a/b)*b (TG_WGSL_REM): on NVIDIA's Vulkan driver (580, H200) WGSL's i32 % came
-  ** out as an unsigned remainder (-7 % 2 = 1, 7 % -2 = 7, -1 % 5 = 0) while i32 / was right. naga's SPIR-V backend
-  ** (write_wrapped_binary_op, naga/src/back/spv/writer.rs) emits i32 % as a naga_mod function, OpSRem of the dividend and
-  ** select(rhs == 0 || (lhs == MIN && rhs == -1), 1, rhs), and / as the same wrapper around OpSDiv: the SPIR-V is signed,
-  ** so it is the driver's OpSRem there that computes unsigned. WGSL defines a/0 = a and MIN/-1 = MIN, so a-(a/b)*b is total
-  ** and equals C's remainder wherever C defines it (a%0 = a, MIN%-1 = 0). int8/int16 are sign-extended i32 in registers. */
+  /* Signed % goes through tg_rem(a,b) = a-(a/b)*b (TG_WGSL_REM): on NVIDIA's Vulkan driver (580, H200) WGSL's i32 % came out
+  ** as an unsigned remainder (-7 % 2 = 1, 7 % -2 = 7, -1 % 5 = 0) while i32 / was right. Why: naga's SPIR-V backend
+  ** (naga/src/back/spv/writer.rs, write_wrapped_binary_op) wraps i32 % in a naga_mod function, OpSRem of the dividend and
+  ** select(rhs == 0 || (lhs == MIN && rhs == -1), 1, rhs), and Vulkan's SPIR-V environment leaves OpSRem/OpSMod undefined for
+  ** negative operands unless VK_KHR_maintenance8 is enabled, so NVIDIA may compute it unsigned; OpSDiv has no such rule.
+  ** Later naga emits that wrapper as OpSDiv, OpIMul, OpISub for the same reason ("OpSRem produces a poison result for
+  ** negative operands ... without the maintenance8 feature"); wgpu-native 29's does not. WGSL defines a/0 = a and MIN/-1 =
+  ** MIN, so a-(a/b)*b is total and equals C's remainder wherever C defines it (a%0 = a, MIN%-1 = 0). int8/int16 are
+  ** sign-extended i32 in registers. */
   if (x->op == TG_OP_CMOD && (x->dtype == TG_INT8 || x->dtype == TG_INT16 || x->dtype == TG_INT32)) {
     s->rem = 1;
     tg_sb_printf(b, "tg_rem(%s,%s)", R(s, x->src[0]), R(s, x->src[1]));
