@@ -11,7 +11,10 @@
 **   - SPECIAL gidx/lidx read gl_WorkGroupID/gl_LocalInvocationID (idx: gl_GlobalInvocationID);
 **   - shared buffers are declared at global scope (GLSL has no function-local shared arrays), barrier() syncs them;
 **   - signed CMOD goes through tg_rem(), since GLSL's % is OpSMod (sign of the divisor) where tinygrad's CMOD is C's
-**     remainder (sign of the dividend).
+**     remainder (sign of the dividend); and Vulkan leaves OpSMod/OpSRem undefined for negative operands without
+**     VK_KHR_maintenance8 (NVIDIA computes them unsigned: see wgsl.c's tg_rem), where tg_rem's OpSDiv is defined;
+**   - float `a < b ? b : a` selects (MAX) get an integer NaN test on the bits (glsl.rules: NVIDIA fuses the bare select into
+**     fmax, which drops NaN).
 ** Vectors are not rendered: the devices declare vector_width 1, so the codegen devectorizes everything. bfloat16 and the
 ** fp8s have no GLSL type and are refused with the dtype named. */
 #include <math.h>
@@ -318,6 +321,23 @@ static char *render_uop(gstate *s, tg_uop *u) {
   return r;
 }
 
+/* ---------------- the extra matcher (glsl.rules) ---------------- */
+
+/* !is_nan(a) on the float32 bits: float16/float64 are converted first (NaN stays NaN, inf stays inf, a finite double too large
+** for float becomes inf), so the test needs no 16- or 64-bit integers */
+static tg_uop *not_nan_bits(tg_rw *rw, tg_uop *a) {
+  if (a->dtype == TG_FLOAT32) return tg_render_nan_check(rw, a, 1);
+  tg_uop *f = tg_um_cast(a, TG_FLOAT32);
+  if (!f) return tg_rw_fail(rw);
+  tg_uop *r = tg_render_nan_check(rw, f, 1);
+  tg_uop_release(f);
+  return r;
+}
+
+#include "renderer/glsl_rules.inc"
+
+static const tg_pm *glsl_extra(void) { return tg_pm_cg_glsl_extra(); }
+
 /* ---------------- the kernel ---------------- */
 
 static int gate_not_end(tg_uop *u, void *ctx) { (void)ctx; return u->op != TG_OP_END; }
@@ -495,4 +515,4 @@ out:
   return ret;
 }
 
-const tg_renderer tg_renderer_glsl = {.dialect = "glsl", .render = glsl_render, .extra_matcher = NULL, .data = NULL};
+const tg_renderer tg_renderer_glsl = {.dialect = "glsl", .render = glsl_render, .extra_matcher = glsl_extra, .data = NULL};

@@ -18,6 +18,11 @@ typedef struct tg_renderer {
   const void *data; /* the dialect's own table (a cs_lang for the C-family printer) */
 } tg_renderer;
 
+/* tinygrad's wgsl.py is_nan as a rewrite result: (bits(a) & sign-less mask) > exponent-all-ones, an integer test on the bits
+** that a driver assuming no NaN cannot fold (a != a it can); negate: the test != True. A new reference, NULL (not a float
+** dtype), or tg_rw_fail's value. Defined in wgsl.c. */
+tg_uop *tg_render_nan_check(tg_rw *rw, tg_uop *a, int negate);
+
 /* The renderer for a dialect name, or NULL when core has none. */
 const tg_renderer *tg_renderer_named(const char *dialect);
 

@@ -119,8 +119,8 @@ fail:
   return tg_rw_fail(rw);
 }
 
-/* is_nan: the bits without the sign are above the exponent-all-ones pattern */
-static tg_uop *nan_check(tg_rw *rw, tg_uop *a, int negate) {
+/* is_nan: the bits without the sign are above the exponent-all-ones pattern (renderer.h; glsl.c uses it too) */
+tg_uop *tg_render_nan_check(tg_rw *rw, tg_uop *a, int negate) {
   int bits, exp, mant, udt;
   switch (a->dtype) {
   case TG_FLOAT16: bits = 16, exp = 5, mant = 10, udt = TG_UINT16; break;
@@ -140,12 +140,15 @@ fail:
   cg_pool_free(&pool);
   return tg_rw_fail(rw);
 }
-static tg_uop *is_nan(tg_rw *rw, tg_uop *a) { return nan_check(rw, a, 0); }
-static tg_uop *is_not_nan(tg_rw *rw, tg_uop *a) { return nan_check(rw, a, 1); }
+static tg_uop *is_nan(tg_rw *rw, tg_uop *a) { return tg_render_nan_check(rw, a, 0); }
+static tg_uop *is_not_nan(tg_rw *rw, tg_uop *a) { return tg_render_nan_check(rw, a, 1); }
 
 #include "renderer/wgsl_rules.inc"
 
 static const tg_pm *cg_pm_wgsl_extra(void) { return tg_pm_cg_wgsl_extra(); }
+
+/* C's signed remainder (sign of the dividend) without WGSL's %: see render_alu */
+#define TG_WGSL_REM "fn tg_rem(a: i32, b: i32) -> i32 { return a - (a / b) * b; }"
 
 /* ---------------- the printer's state (CStyleLanguage._render's r dict) ---------------- */
 
@@ -154,6 +157,7 @@ typedef struct wstate {
   char **names;
   size_t nn, cap;
   int failed;
+  int rem; /* a signed CMOD was rendered as tg_rem(): render_kernel declares it */
 } wstate;
 
 static const char *R(wstate *s, tg_uop *u) {
@@ -315,6 +319,29 @@ static void render_alu(tg_sb *b, wstate *s, tg_uop *x) {
   ** !(a==b) is IEEE's != on every driver (tinygrad's own a != a -> is_nan fix covers only the self comparison) */
   if (x->op == TG_OP_CMPNE && tg_dt_is_float((tg_dtype)x->src[0]->dtype)) {
     tg_sb_printf(b, "(!(%s==%s))", R(s, x->src[0]), R(s, x->src[1]));
+    return;
+  }
+  /* Signed % goes through tg_rem(a,b) = a-(a/b)*b (TG_WGSL_REM): on NVIDIA's Vulkan driver (580, H200) WGSL's i32 % came out
+  ** as an unsigned remainder (-7 % 2 = 1, 7 % -2 = 7, -1 % 5 = 0) while i32 / was right. Why: naga's SPIR-V backend
+  ** (naga/src/back/spv/writer.rs, write_wrapped_binary_op) wraps i32 % in a naga_mod function, OpSRem of the dividend and
+  ** select(rhs == 0 || (lhs == MIN && rhs == -1), 1, rhs), and Vulkan's SPIR-V environment leaves OpSRem/OpSMod undefined for
+  ** negative operands unless VK_KHR_maintenance8 is enabled, so NVIDIA may compute it unsigned; OpSDiv has no such rule.
+  ** Later naga emits that wrapper as OpSDiv, OpIMul, OpISub for the same reason ("OpSRem produces a poison result for
+  ** negative operands ... without the maintenance8 feature"); wgpu-native 29's does not. WGSL defines a/0 = a and MIN/-1 =
+  ** MIN, so a-(a/b)*b is total and equals C's remainder wherever C defines it (a%0 = a, MIN%-1 = 0). int8/int16 are
+  ** sign-extended i32 in registers. */
+  if (x->op == TG_OP_CMOD && (x->dtype == TG_INT8 || x->dtype == TG_INT16 || x->dtype == TG_INT32)) {
+    s->rem = 1;
+    tg_sb_printf(b, "tg_rem(%s,%s)", R(s, x->src[0]), R(s, x->src[1]));
+    return;
+  }
+  /* half's 1/x, sqrt, sin, exp2, log2 in f32, rounded once to f16: what the CPU device computes (half in float), and WGSL
+  ** lets a native f16 version be loose (x/y 2.5 ULP; sin 2^-7 absolute in [-pi, pi] and unbounded outside): NVIDIA's f16
+  ** 1/x was 1 ULP off in 82 of 192 elements, its f16 sin(15.88) 0.003 off. f32 keeps 24 bits, enough for one correct
+  ** rounding to f16's 11 (a correctly rounded f32 op rounded again to f16 is the correctly rounded f16 op). */
+  if (x->dtype == TG_FLOAT16 && (x->op == TG_OP_RECIPROCAL || x->op == TG_OP_SQRT || x->op == TG_OP_SIN || x->op == TG_OP_EXP2 || x->op == TG_OP_LOG2)) {
+    const char *f = x->op == TG_OP_RECIPROCAL ? "1/" : x->op == TG_OP_SQRT ? "sqrt" : x->op == TG_OP_SIN ? "sin" : x->op == TG_OP_EXP2 ? "exp2" : "log2";
+    tg_sb_printf(b, "f16(%s(f32(%s)))", f, R(s, x->src[0]));
     return;
   }
   const char *fmt = alu_fmt(x->op);
@@ -562,6 +589,7 @@ static char *wgsl_render(const tg_renderer *rd, tg_uop *const *uops, size_t n, c
   for (size_t i = 0; i < bufs.n; i++) ng += cg_addrspace(bufs.v[i]) != CG_AS_ALU;
   if (half) tg_sb_puts(&out, "enable f16;\n");
   tg_sb_puts(&out, "fn nan() -> f32 { let bits = 0xffffffffu; return bitcast<f32>(bits); }\n");
+  if (s.rem) tg_sb_puts(&out, TG_WGSL_REM "\n");
   tg_sb_puts(&out, "@group(0) @binding(0)\nvar<uniform> INFINITY : f32;\n");
   if (wg.buf) tg_sb_puts(&out, wg.buf);
   for (size_t i = 0; i < bufs.n; i++) {
