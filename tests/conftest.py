@@ -29,15 +29,9 @@ if TEST_DEV.split(":")[0].upper() != "CPU":
   TEST_DEV = Device.canonicalize(TEST_DEV)
 else: TEST_DEV = "CPU"
 
-# tinygrad's CPU device compiles with clang (even its own helper programs, when it opens). Where there is none (the GPU
-# machines of scripts/gpu/*_h200.sh have gcc alone), tinygrad's "CPU" is served by its Python emulator (ops_python): the same
-# graphs, device names and random streams, every kernel interpreted. TINYGRAD_EMULATE_CPU=1 forces it, =0 never.
-TINYGRAD_EMULATED = os.environ.get("TINYGRAD_EMULATE_CPU", "" if shutil.which("clang") else "1") == "1"
-if TINYGRAD_EMULATED:
-  try:
-    import tinygrad.runtime.ops_cpu as _tg_cpu, tinygrad.runtime.ops_python as _tg_py
-    _tg_cpu.CPUDevice = type("CPUDevice", (_tg_py.PythonDevice,), {})
-  except ImportError: TINYGRAD_EMULATED = False
+# tinygrad's CPU device on its Python emulator where there is no clang (tg_emulate.py says why)
+from tg_emulate import emulate_tinygrad_cpu
+TINYGRAD_EMULATED = emulate_tinygrad_cpu()
 
 @pytest.fixture(autouse=True)
 def _no_dev(monkeypatch):

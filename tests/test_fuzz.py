@@ -389,6 +389,9 @@ def test_fuzz_ops_against_tinygrad():
   assert not fails, f"{len(fails)} failing sequences:\n\n" + "\n\n".join(fails[:30])
 
 if __name__ == "__main__":
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  from tg_emulate import emulate_tinygrad_cpu
+  emulate_tinygrad_cpu()  # conftest's switch, which a child process does not get: no clang -> tinygrad's Python emulator
   if len(sys.argv) >= 4 and sys.argv[1] == "--child": _child(int(sys.argv[2]), int(sys.argv[3]))
   else:
     fails, stats = run_seeds([int(s) for s in sys.argv[1:]], trace=print)

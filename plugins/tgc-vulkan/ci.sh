@@ -26,4 +26,4 @@ DEV=VULKAN python3 -m pytest -q -rs "${TENSOR_TESTS[@]}"
 
 # the conformance suite on the Vulkan backend (tgc-sdk from ./sdk when not installed yet)
 command -v tgc-sdk >/dev/null || python3 -m pip install -q ./sdk
-tgc-sdk conformance vulkan
+tgc-sdk conformance vulkan --expect plugins/tgc-vulkan/conformance-expect.json
