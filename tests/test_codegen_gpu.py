@@ -263,6 +263,17 @@ def test_tensor_core_knobs(env, tc):
   opts = check_tc(TC_KERNELS["half_acc_float"][0], "sm_90", env)
   assert any("OptOps.TC" in o for o in opts) == tc, opts
 
+@pytest.mark.parametrize("arch", ["sm_75", "sm_90"])
+@pytest.mark.parametrize("name", ["not_multiple", "conv3x3", "batched"])
+def test_tensor_cores_padded(name, arch):
+  """TC_OPT=2 (BEAM's level): M, N, K that are not multiples of the TC dims are padded (PADTO, loads gated) as tinygrad pads them."""
+  opts = check_tc(TC_KERNELS[name][0], arch, {"TC_OPT": 2})
+  assert any("OptOps.TC" in o and "(-1, 2, 1)" in o for o in opts), opts
+
+def test_tensor_cores_padded_odd():
+  opts = check_tc(lambda: _mm((13, 29), (29, 7)), "sm_90", {"TC_OPT": 2})
+  assert opts == ["(Opt(op=OptOps.TC, axis=0, arg=(-1, 2, 1)),)"], opts
+
 def test_tf32_needs_allow_tf32():
   assert "OptOps.TC" in check_tc(TC_KERNELS["float32"][0], "sm_90", {"ALLOW_TF32": 1})[0]
 

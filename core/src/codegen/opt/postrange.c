@@ -282,10 +282,13 @@ static int group_inside_reduce(cg_sched *k, tg_uop *rng) {
   return ret;
 }
 
+static int apply_padto(cg_sched *k, int axis, int64_t arg, int append);
+
 int cg_sched_apply_opt(cg_sched *k, int op, int axis, int64_t arg) {
   cg_list rngs = {0}, glob = {0};
   int rc = 1;
   if (op == CG_OPT_NOLOCALS) return 1;
+  if (op == CG_OPT_PADTO) return apply_padto(k, axis, arg, 1);
   if ((op == CG_OPT_LOCAL || op == CG_OPT_GROUP || op == CG_OPT_GROUPTOP) && !k->ren->has_local) return 1;
   if (op != CG_OPT_UPCAST && op != CG_OPT_UNROLL && op != CG_OPT_THREAD && op != CG_OPT_LOCAL && op != CG_OPT_GROUP && op != CG_OPT_GROUPTOP)
     return 1; /* TC: cg_sched_apply_tc; PADTO/SWAP: not ported */
@@ -370,6 +373,63 @@ out:
   return rc;
 }
 
+/* ---------------- OptOps.PADTO ---------------- */
+
+/* the range at rngs[axis] grows to a multiple of arg; every buffer indexed by it is gated by range < old size (loads
+** read Invalid past it). 0 applied, 1 KernelOptError, -1 error. */
+static int apply_padto(cg_sched *k, int axis, int64_t arg, int append) {
+  cg_list rngs = {0}, topo = {0}, stores = {0}, keys = {0}, vals = {0};
+  cg_pool pool = {0};
+  int rc = -1;
+  if (cg_sched_rngs(k, &rngs)) goto out;
+  if (axis < 0 || (size_t)axis >= rngs.n || arg <= 0 || k->nopts >= CG_MAX_OPTS) { rc = 1; goto out; }
+  tg_uop *rng = rngs.v[axis];
+  int t = cg_range_type(rng);
+  if (rng->src[0]->op != TG_OP_CONST || t == CG_AX_UPCAST || t == CG_AX_UNROLL || t == CG_AX_THREAD) { rc = 1; goto out; }
+  int64_t sz = cg_vmax_i(rng) + 1, new_sz = (sz + arg - 1) / arg * arg;
+  if (!(sz > new_sz / 4)) { rc = 1; goto out; } /* pad adds more than quadruple the work */
+  tg_uop *nr = K(cg_with_src(rng, (tg_uop *[]){K(tg_um_const(rng->dtype, tg_num_i(new_sz)))}, 1));
+  tg_uop *valid = K(tg_um_binop(TG_OP_CMPLT, nr, K(tg_um_const(rng->dtype, tg_num_i(sz)))));
+  if (cg_list_push(&keys, rng) || cg_list_push(&vals, nr)) goto fail;
+  if (cg_toposort(k->ast, &topo)) goto fail;
+  for (size_t i = 0; i < topo.n; i++)
+    if (topo.v[i]->op == TG_OP_STORE && cg_list_add(&stores, topo.v[i]->src[0])) goto fail;
+  for (size_t i = topo.n; i-- > 0;) { /* self.bufs: the INDEXes, reversed toposort */
+    tg_uop *b = topo.v[i];
+    if (b->op != TG_OP_INDEX || b->nsrc < 2) continue;
+    tg_uop *ix = b->src[1];
+    int gated = ix->op == TG_OP_WHERE && cg_is_invalid(ix->src[2]);
+    tg_uop *idx = gated ? ix->src[1] : ix;
+    int in = cg_in_backward_slice(idx, rng);
+    if (in < 0) goto fail;
+    if (!in) continue;
+    tg_uop *old_valid = gated ? ix->src[0] : K(tg_um_const(TG_BOOL, tg_num_b(1)));
+    tg_uop *nidx = K(cg_valid(idx, K(tg_um_binop(TG_OP_AND, valid, old_valid))));
+    tg_uop *bs[2] = {b->src[0], nidx};
+    tg_uop *nb = K(cg_with_src(b, bs, 2));
+    tg_uop *inv = K(tg_uop_const_invalid());
+    tg_uop *rep = cg_list_has(&stores, b) ? nb : K(tg_um_where(valid, nb, inv));
+    if (cg_list_push(&keys, b) || cg_list_push(&vals, rep)) goto fail;
+  }
+  tg_uop *na = tg_uop_substitute(k->ast, keys.v, vals.v, keys.n);
+  if (!na) goto fail;
+  cg_sched_set_ast(k, na);
+  rc = 0;
+  if (append) {
+    tg_arg items[4] = {tg_arg_str("Opt"), opt_enum(CG_OPT_PADTO), tg_arg_int(axis), tg_arg_int(arg)};
+    tg_arg t4 = tg_arg_tuple(items, 4);
+    if (tg_arg_copy(&t4, &k->opts[k->nopts]) != TG_OK) rc = -1;
+    else k->nopts++;
+  }
+  goto out;
+fail:
+  rc = -1;
+out:
+  cg_list_free(&rngs), cg_list_free(&topo), cg_list_free(&stores), cg_list_free(&keys), cg_list_free(&vals);
+  cg_pool_free(&pool);
+  return rc;
+}
+
 /* ---------------- OptOps.TC (_apply_tc_opt) ---------------- */
 
 static int64_t rarg0(tg_uop *r) { return cg_range_axis(r); }
@@ -405,14 +465,24 @@ static int allow_tf32(void) {
 
 /* the tc opt proper, on a tensor core that matched the dtypes: 0 applied (axes out), 1 not applicable here (continue),
 ** 2 KernelOptError, -1 hard error */
-static int tc_try(cg_sched *k, const cg_tc *tc, int use_tc, tg_uop *axes_in[3], tg_uop *axes_out[3]) {
+static int tc_try(cg_sched *k, const cg_tc *tc, int use_tc, int opt_level, tg_uop *axes_in[3], tg_uop *axes_out[3]) {
   cg_pool pool = {0};
   cg_list rngs = {0}, topo = {0}, red_rngs = {0};
   int rc = -1;
   tg_uop *axes[3] = {axes_in[0], axes_in[1], axes_in[2]};
-  for (int i = 0; i < 3; i++)
-    if ((cg_vmax_i(axes[i]) + 1) % tc->dims[i] != 0) { rc = 1; goto out; } /* padding needs tc_opt >= 2: not ported */
   for (int i = 0; i < 3; i++) cg_pool_add(&pool, tg_uop_retain(axes[i]));
+  for (int i = 0; i < 3; i++) {
+    if ((cg_vmax_i(axes[i]) + 1) % tc->dims[i] == 0) continue;
+    if (opt_level < 2) { rc = 1; goto out; } /* tc padding requires opt_level >= 2 */
+    if (cg_sched_rngs(k, &rngs)) goto out;
+    long idx = cg_list_find(&rngs, axes[i]);
+    if (idx < 0) { rc = 1; goto out; }
+    int r = apply_padto(k, (int)idx, tc->dims[i], 0);
+    if (r) { rc = r < 0 ? -1 : 1; goto out; } /* PADTO might fail: the next tensor core */
+    if (cg_sched_rngs(k, &rngs)) goto out;
+    axes[i] = K(tg_uop_retain(rngs.v[idx]));
+    rngs.n = 0;
+  }
   /* the warp is built whole, in case some of these ranges are moved/removed later */
   int64_t wax = -1;
   tg_uop *warp = K(cg_range(K(cg_cint(tc->threads)), &wax, 1, CG_AX_WARP, TG_WEAKINT));
@@ -584,7 +654,7 @@ int cg_sched_apply_tc(cg_sched *k, int axis, int tc_select, int tc_opt, int use_
       cg_sched_set_ast(k, na);
       tagged = 1;
     }
-    int r = tc_try(k, tc, use_tc, axes, axes_out);
+    int r = tc_try(k, tc, use_tc, tc_opt, axes, axes_out);
     if (r == 1) continue;
     rc = r == 2 ? 1 : r;
     if (r == 0) {
