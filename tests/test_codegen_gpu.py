@@ -220,24 +220,35 @@ def _applied_opts(stage_text: str) -> str:
   m = re.search(r"applied_opts=(\(.*?\)), opts_to_apply", stage_text)
   return m.group(1) if m else ""
 
+def metal_renderer(arch: str):
+  """tinygrad's MetalRenderer for `arch` ("Apple9": tc.metal from Apple7 on), built as _renderers() builds it."""
+  import tinygrad.codegen.opt.tc as tc
+  r = MetalRenderer.__new__(MetalRenderer)
+  Renderer.__init__(r, Target("METAL", "METAL", arch))
+  r.tensor_cores = tc.metal if int(arch[5:]) >= 7 else []
+  r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 49152
+  return r
+
 def check_tc(graph, arch: str, env: dict[str, int] | None = None) -> list[str]:
-  """Compares every kernel of the graph with tinygrad's CUDARenderer(arch); returns tinygrad's applied opts per kernel."""
+  """Compares every kernel of the graph with tinygrad's CUDARenderer(arch) (MetalRenderer for an "AppleN" arch); returns
+  tinygrad's applied opts per kernel."""
   env = env or {}
-  ren, opts = cuda_renderer(arch), []
+  dialect = "metal" if arch.startswith("Apple") else "cuda"
+  ren, opts = (metal_renderer if dialect == "metal" else cuda_renderer)(arch), []
   old = {k: os.environ.get(k) for k in env}
   os.environ.update({k: str(v) for k, v in env.items()})
   try:
     calls = [c for c in graph().schedule_linear().src if c.src[0].op is Ops.SINK]
     for ki, call in enumerate(calls):
       ast = call.src[0]
-      ours = our_stages(ast, 0, "cuda", arch)
+      ours = our_stages(ast, 0, dialect, arch)
       with Context(**env):
         theirs = tinygrad_stages(ast, 0, ren)
         want = to_program(ast, ren)
       for stage, text in theirs:
         assert ours.get(stage) == text, f"kernel {ki}: the graph after '{stage}' differs from tinygrad's ({arch}, {env})"
       assert _applied_opts(ours[theirs[-1][0]]) == str(want.src[0].arg.applied_opts)
-      prog = json.loads(run_tool(ast, "render", 0, "cuda", arch))
+      prog = json.loads(run_tool(ast, "render", 0, dialect, arch))
       assert normalize(prog["source"]) == want.src[2].arg, f"kernel {ki} ({prog['name']}, {arch}, {env})"
       assert prog["name"] == want.arg.function_name
       assert tuple(prog["global_size"]) == tuple(want.arg.global_size) and tuple(prog["local_size"]) == tuple(want.arg.local_size)
@@ -274,6 +285,14 @@ def test_tensor_cores_padded_odd():
   opts = check_tc(lambda: _mm((13, 29), (29, 7)), "sm_90", {"TC_OPT": 2})
   assert opts == ["(Opt(op=OptOps.TC, axis=0, arg=(-1, 2, 1)),)"], opts
 
+@pytest.mark.parametrize("name", ["half_acc_float", "half_acc_half", "bf16", "float32", "batched", "16x16", "relu", "conv1x1", "not_multiple"])
+def test_metal_tensor_cores_match_tinygrad(name):
+  """Metal's simdgroup 8x8 tensor cores (MetalRenderer on Apple7+: float32 too, no TF32 gate there), the same comparison."""
+  graph, tc, _ = TC_KERNELS[name]
+  opts = check_tc(graph, "Apple9")
+  assert any("OptOps.TC" in o for o in opts) == (tc or name == "float32"), opts
+  assert not any("OptOps.TC" in o for o in check_tc(graph, "Apple6"))
+
 def test_tf32_needs_allow_tf32():
   assert "OptOps.TC" in check_tc(TC_KERNELS["float32"][0], "sm_90", {"ALLOW_TF32": 1})[0]
 
@@ -285,3 +304,5 @@ def test_wmma_source_is_mma_sync():
   assert 'asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"' in src and "= __WMMA_8_16_16_half_float(" in src
   src75 = json.loads(run_tool(call.src[0], "render", 0, "cuda", "sm_75"))["source"]
   assert 'mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32' in src75
+  msl = json.loads(run_tool(call.src[0], "render", 0, "metal", "Apple9"))["source"]
+  assert "float2 __WMMA_8_8_8_half_float(half2 a, half2 b, float2 c){" in msl and "simdgroup_multiply_accumulate(" in msl

@@ -456,7 +456,8 @@ static int name_index(const cg_tc_name *ss, int n, const cg_tc_name *want) {
   return -1;
 }
 
-static const char *tc_device(const cg_ren *ren) { return !strcmp(ren->dialect, "cuda") ? "CUDA" : ren->dialect; }
+/* Renderer.target.device, as tinygrad names the device a dialect runs on */
+static const char *tc_device(const cg_ren *ren) { return !strcmp(ren->dialect, "cuda") ? "CUDA" : !strcmp(ren->dialect, "metal") ? "METAL" : ren->dialect; }
 
 static int allow_tf32(void) {
   const char *e = getenv("ALLOW_TF32");

@@ -28,6 +28,17 @@ static const cg_tc cuda_tcs[] = {
   {{8, 16, 32}, 32, {16, 8, 4}, TG_FP8E5M2, TG_FLOAT32, CUDA_OPTS, SWZ_81632},
 };
 
+/* ***** Apple Metal: simdgroup 8x8 matrices ***** */
+#define METAL_OPTS "u0l0l1l1l0l1"
+#define SWZ_METAL {{"r1 l1 l2 r2 l4", "r0", "u0 l0 l3"}, {"l0 r0 r1 l3 r2", "u0", "l1 l2 l4"}}
+static const cg_tc metal_tcs[] = {
+  {{8, 8, 8}, 32, {2, 2, 2}, TG_FLOAT32, TG_FLOAT32, METAL_OPTS, SWZ_METAL},
+  {{8, 8, 8}, 32, {2, 2, 2}, TG_FLOAT16, TG_FLOAT32, METAL_OPTS, SWZ_METAL},
+  {{8, 8, 8}, 32, {2, 2, 2}, TG_FLOAT16, TG_FLOAT16, METAL_OPTS, SWZ_METAL},
+  {{8, 8, 8}, 32, {2, 2, 2}, TG_BFLOAT16, TG_FLOAT32, METAL_OPTS, SWZ_METAL},
+  {{8, 8, 8}, 32, {2, 2, 2}, TG_BFLOAT16, TG_BFLOAT16, METAL_OPTS, SWZ_METAL},
+};
+
 #define D(n, m, k, a, b, c, di, do_) {sizeof(tg_tensor_core), {n, m, k}, 32, {a, b, c}, di, do_}
 #define D81616(di, do_) D(8, 16, 16, 8, 4, 4, di, do_)
 #define D8168(di, do_) D(8, 16, 8, 4, 2, 4, di, do_)
@@ -46,10 +57,24 @@ const tg_tensor_core *cg_tc_cuda_caps(const char *arch, uint32_t *n) {
   return ver >= 80 ? sm89 : ver >= 75 ? sm75 : NULL;
 }
 
+#define DM(di, do_) {sizeof(tg_tensor_core), {8, 8, 8}, 32, {2, 2, 2}, di, do_}
+static const tg_tensor_core metal_decl[] = {DM(TG_FLOAT32, TG_FLOAT32), DM(TG_FLOAT16, TG_FLOAT32), DM(TG_FLOAT16, TG_FLOAT16),
+                                            DM(TG_BFLOAT16, TG_FLOAT32), DM(TG_BFLOAT16, TG_BFLOAT16)};
+
+/* MetalRenderer.tensor_cores: tc.metal on AppleN with N >= 7 */
+const tg_tensor_core *cg_tc_metal_caps(const char *arch, uint32_t *n) {
+  int ok = arch && !strncmp(arch, "Apple", 5) && atoi(arch + 5) >= 7;
+  *n = ok ? 5 : 0;
+  return ok ? metal_decl : NULL;
+}
+
 const cg_tc *cg_tc_lookup(const char *dialect, const tg_tensor_core *d) {
-  if (strcmp(dialect, "cuda") != 0 || d->struct_size < sizeof *d) return NULL;
-  for (size_t i = 0; i < sizeof cuda_tcs / sizeof cuda_tcs[0]; i++) {
-    const cg_tc *t = &cuda_tcs[i];
+  int cuda = !strcmp(dialect, "cuda"), metal = !strcmp(dialect, "metal");
+  if ((!cuda && !metal) || d->struct_size < sizeof *d) return NULL;
+  const cg_tc *tab = cuda ? cuda_tcs : metal_tcs;
+  size_t n = cuda ? sizeof cuda_tcs / sizeof cuda_tcs[0] : sizeof metal_tcs / sizeof metal_tcs[0];
+  for (size_t i = 0; i < n; i++) {
+    const cg_tc *t = &tab[i];
     int ok = t->threads == (int)d->threads && t->dtype_in == (int)d->dtype_in && t->dtype_out == (int)d->dtype_out;
     for (int k = 0; k < 3; k++) ok &= t->dims[k] == (int)d->dims[k] && t->ept[k] == (int)d->elements_per_thread[k];
     if (ok) return t;
