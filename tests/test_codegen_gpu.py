@@ -213,6 +213,7 @@ TC_KERNELS = {   # name: (graph, tinygrad applies a TC, minimum sm)
   "conv1x1": (lambda: rand((2, 64, 8, 8), dtypes.half).conv2d(rand((32, 64, 1, 1), dtypes.half, seed=1)), True, 75),
   "conv3x3": (lambda: rand((4, 32, 16, 16), dtypes.half).conv2d(rand((64, 32, 3, 3), dtypes.half, seed=1)), False, 75),
   "float32": (lambda: _mm((64, 64), (64, 64), dtypes.float32), False, 75),
+  "int8": (lambda: _mm((64, 64), (64, 64), dtypes.int8), False, 75),   # CUDA has no int8 tensor core in tinygrad; RDNA3 has
 }
 TC_ARCHS = ["sm_75", "sm_89", "sm_90"]
 
@@ -229,12 +230,19 @@ def metal_renderer(arch: str):
   r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 49152
   return r
 
+def hip_renderer(arch: str):
+  """tinygrad's HIPRenderer for `arch` with its tensor cores (tc.get_amd: RDNA3's WMMA on gfx11) and codegentool's limits."""
+  compiler_amd.HIPCompiler = _NoCompiler
+  r = HIPRenderer(Target("AMD", "HIP", arch))
+  r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 65536
+  return r
+
 def check_tc(graph, arch: str, env: dict[str, int] | None = None) -> list[str]:
-  """Compares every kernel of the graph with tinygrad's CUDARenderer(arch) (MetalRenderer for an "AppleN" arch); returns
-  tinygrad's applied opts per kernel."""
+  """Compares every kernel of the graph with tinygrad's CUDARenderer(arch) (MetalRenderer for an "AppleN" arch,
+  HIPRenderer for "gfxN"); returns tinygrad's applied opts per kernel."""
   env = env or {}
-  dialect = "metal" if arch.startswith("Apple") else "cuda"
-  ren, opts = (metal_renderer if dialect == "metal" else cuda_renderer)(arch), []
+  dialect = "metal" if arch.startswith("Apple") else "hip" if arch.startswith("gfx") else "cuda"
+  ren, opts = {"metal": metal_renderer, "hip": hip_renderer, "cuda": cuda_renderer}[dialect](arch), []
   old = {k: os.environ.get(k) for k in env}
   os.environ.update({k: str(v) for k, v in env.items()})
   try:
@@ -293,6 +301,14 @@ def test_metal_tensor_cores_match_tinygrad(name):
   assert any("OptOps.TC" in o for o in opts) == (tc or name == "float32"), opts
   assert not any("OptOps.TC" in o for o in check_tc(graph, "Apple6"))
 
+@pytest.mark.parametrize("name", ["half_acc_float", "half_acc_half", "bf16", "int8", "batched", "16x16", "linear_bias", "conv1x1",
+                                  "k8", "not_multiple"])
+def test_hip_tensor_cores_match_tinygrad(name):
+  """RDNA3's WMMA (HIPRenderer on gfx1100: 16x16x16, half/bfloat16 -> float or half, int8 -> int32), the same comparison."""
+  graph, tc, _ = TC_KERNELS[name]
+  opts = check_tc(graph, "gfx1100")
+  assert any("OptOps.TC" in o for o in opts) == ((tc or name == "int8") and name != "k8"), opts   # K=8 is below RDNA3's K=16
+
 def test_tf32_needs_allow_tf32():
   assert "OptOps.TC" in check_tc(TC_KERNELS["float32"][0], "sm_90", {"ALLOW_TF32": 1})[0]
 
@@ -304,5 +320,7 @@ def test_wmma_source_is_mma_sync():
   assert 'asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"' in src and "= __WMMA_8_16_16_half_float(" in src
   src75 = json.loads(run_tool(call.src[0], "render", 0, "cuda", "sm_75"))["source"]
   assert 'mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32' in src75
+  hip = json.loads(run_tool(call.src[0], "render", 0, "hip", "gfx1100"))["source"]
+  assert "#define __WMMA_16_16_16_half_float __builtin_amdgcn_wmma_f32_16x16x16_f16_w32" in hip
   msl = json.loads(run_tool(call.src[0], "render", 0, "metal", "Apple9"))["source"]
   assert "float2 __WMMA_8_8_8_half_float(half2 a, half2 b, float2 c){" in msl and "simdgroup_multiply_accumulate(" in msl

@@ -64,7 +64,7 @@ static void json_ints(const char *key, const int64_t *v, size_t n) {
 ** "cuda" as plugins/tgc-cuda declares it (CODEGENTOOL_ARCH=sm_XX, default sm_90: half from sm_53, bfloat16 from sm_80,
 ** fp8 from sm_89); "hip" and "metal" with tinygrad's HIPRenderer/MetalRenderer dtypes; any other dialect (e.g. "c") gets
 ** the CUDA limits with the CPU's ops and dtypes. All: CStyleLanguage.code_for_op's 21 ops, 4-wide vectors, tensor cores
-** only for cuda (CUDARenderer's get_cuda(arch): sm_75+) and for metal with CODEGENTOOL_ARCH=AppleN (N >= 7), CUDARenderer's global_max/local_max/shared_max (HIP: 65536 bytes of shared memory). */
+** only for cuda (CUDARenderer's get_cuda(arch): sm_75+) for metal with CODEGENTOOL_ARCH=AppleN (N >= 7), for hip with CODEGENTOOL_ARCH=gfxN (RDNA3's), CUDARenderer's global_max/local_max/shared_max (HIP: 65536 bytes of shared memory). */
 static void gpu_caps(tg_device_caps *caps) {
   const char *d = getenv("CODEGENTOOL_GPU");
   if (!d || !*d) return;
@@ -99,6 +99,10 @@ static void gpu_caps(tg_device_caps *caps) {
     caps->tensor_cores = cg_tc_cuda_caps(caps->arch, &caps->n_tensor_cores); /* as plugins/tgc-cuda declares them */
   }
   if (hip) caps->shared_max = 65536;
+  if (hip && arch) { /* CODEGENTOOL_ARCH=gfxN: HIPRenderer's tensor cores (RDNA3's) */
+    snprintf(caps->arch, sizeof caps->arch, "%s", arch);
+    caps->tensor_cores = cg_tc_amd_caps(caps->arch, &caps->n_tensor_cores);
+  }
   if (metal) m &= ~(1ull << TG_FLOAT64);
   if (metal && arch) { /* CODEGENTOOL_ARCH=AppleN: MetalRenderer's tensor cores from Apple7 on */
     snprintf(caps->arch, sizeof caps->arch, "%s", arch);

@@ -457,7 +457,7 @@ static int name_index(const cg_tc_name *ss, int n, const cg_tc_name *want) {
 }
 
 /* Renderer.target.device, as tinygrad names the device a dialect runs on */
-static const char *tc_device(const cg_ren *ren) { return !strcmp(ren->dialect, "cuda") ? "CUDA" : !strcmp(ren->dialect, "metal") ? "METAL" : ren->dialect; }
+static const char *tc_device(const cg_ren *ren) { return !strcmp(ren->dialect, "cuda") ? "CUDA" : !strcmp(ren->dialect, "metal") ? "METAL" : !strcmp(ren->dialect, "hip") ? "AMD" : ren->dialect; }
 
 static int allow_tf32(void) {
   const char *e = getenv("ALLOW_TF32");

@@ -28,6 +28,16 @@ static const cg_tc cuda_tcs[] = {
   {{8, 16, 32}, 32, {16, 8, 4}, TG_FP8E5M2, TG_FLOAT32, CUDA_OPTS, SWZ_81632},
 };
 
+/* ***** AMD RDNA3 (gfx11): https://gpuopen.com/learn/wmma_on_rdna3/ ***** */
+#define RDNA3_OPTS "l0l0l0l0l1u1u1u1"
+#define SWZ_RDNA3 {{"l4 u0 u1 u2 l0", "r1 r2 r3", "l1 l2 l3 r0"}, {"l0 l1 l2 l3 l4", "r1 r2 r3", "u0 u1 u2 r0"}}
+static const cg_tc amd_rdna3_tcs[] = {
+  {{16, 16, 16}, 32, {16, 16, 8}, TG_FLOAT16, TG_FLOAT32, RDNA3_OPTS, SWZ_RDNA3},
+  {{16, 16, 16}, 32, {16, 16, 8}, TG_FLOAT16, TG_FLOAT16, RDNA3_OPTS, SWZ_RDNA3},
+  {{16, 16, 16}, 32, {16, 16, 8}, TG_BFLOAT16, TG_FLOAT32, RDNA3_OPTS, SWZ_RDNA3},
+  {{16, 16, 16}, 32, {16, 16, 8}, TG_INT8, TG_INT32, RDNA3_OPTS, SWZ_RDNA3},
+};
+
 /* ***** Apple Metal: simdgroup 8x8 matrices ***** */
 #define METAL_OPTS "u0l0l1l1l0l1"
 #define SWZ_METAL {{"r1 l1 l2 r2 l4", "r0", "u0 l0 l3"}, {"l0 r0 r1 l3 r2", "u0", "l1 l2 l4"}}
@@ -61,6 +71,19 @@ const tg_tensor_core *cg_tc_cuda_caps(const char *arch, uint32_t *n) {
 static const tg_tensor_core metal_decl[] = {DM(TG_FLOAT32, TG_FLOAT32), DM(TG_FLOAT16, TG_FLOAT32), DM(TG_FLOAT16, TG_FLOAT16),
                                             DM(TG_BFLOAT16, TG_FLOAT32), DM(TG_BFLOAT16, TG_BFLOAT16)};
 
+#define DA(di, do_) {sizeof(tg_tensor_core), {16, 16, 16}, 32, {16, 16, 8}, di, do_}
+static const tg_tensor_core rdna3_decl[] = {DA(TG_FLOAT16, TG_FLOAT32), DA(TG_FLOAT16, TG_FLOAT16), DA(TG_BFLOAT16, TG_FLOAT32),
+                                            DA(TG_INT8, TG_INT32)};
+
+/* HIPRenderer.tensor_cores = get_amd(arch), of which the core has RDNA3's (every arch but gfx942/gfx950/gfx1200/gfx1201) */
+const tg_tensor_core *cg_tc_amd_caps(const char *arch, uint32_t *n) {
+  static const char *const other[] = {"gfx942", "gfx950", "gfx1200", "gfx1201"};
+  int ok = arch && *arch;
+  for (int i = 0; i < 4 && ok; i++) ok = strcmp(arch, other[i]) != 0; /* get_amd looks the whole arch string up */
+  *n = ok ? 4 : 0;
+  return ok ? rdna3_decl : NULL;
+}
+
 /* MetalRenderer.tensor_cores: tc.metal on AppleN with N >= 7 */
 const tg_tensor_core *cg_tc_metal_caps(const char *arch, uint32_t *n) {
   int ok = arch && !strncmp(arch, "Apple", 5) && atoi(arch + 5) >= 7;
@@ -69,10 +92,10 @@ const tg_tensor_core *cg_tc_metal_caps(const char *arch, uint32_t *n) {
 }
 
 const cg_tc *cg_tc_lookup(const char *dialect, const tg_tensor_core *d) {
-  int cuda = !strcmp(dialect, "cuda"), metal = !strcmp(dialect, "metal");
-  if ((!cuda && !metal) || d->struct_size < sizeof *d) return NULL;
-  const cg_tc *tab = cuda ? cuda_tcs : metal_tcs;
-  size_t n = cuda ? sizeof cuda_tcs / sizeof cuda_tcs[0] : sizeof metal_tcs / sizeof metal_tcs[0];
+  int cuda = !strcmp(dialect, "cuda"), metal = !strcmp(dialect, "metal"), hip = !strcmp(dialect, "hip");
+  if ((!cuda && !metal && !hip) || d->struct_size < sizeof *d) return NULL;
+  const cg_tc *tab = cuda ? cuda_tcs : metal ? metal_tcs : amd_rdna3_tcs;
+  size_t n = cuda ? sizeof cuda_tcs / sizeof cuda_tcs[0] : metal ? sizeof metal_tcs / sizeof metal_tcs[0] : sizeof amd_rdna3_tcs / sizeof amd_rdna3_tcs[0];
   for (size_t i = 0; i < n; i++) {
     const cg_tc *t = &tab[i];
     int ok = t->threads == (int)d->threads && t->dtype_in == (int)d->dtype_in && t->dtype_out == (int)d->dtype_out;
@@ -157,6 +180,8 @@ const char *cg_tc_dtype_name(int dt) {
   case TG_FLOAT32: return "float";
   case TG_FP8E4M3: return "float8_e4m3";
   case TG_FP8E5M2: return "float8_e5m2";
+  case TG_INT8: return "signed char";
+  case TG_INT32: return "int";
   default: return "?";
   }
 }

@@ -1,6 +1,6 @@
 /* codegen/opt/tc.h -- tinygrad 0.14.0's codegen/opt/tc.py: TensorCore descriptions (dims, threads, elements per thread,
-** dtypes, the opts that build the warp, the swizzles) and their helper methods, for CUDA (mma.sync) and Metal (simdgroup
-** matrices). A backend declares the tensor cores it
+** dtypes, the opts that build the warp, the swizzles) and their helper methods, for CUDA (mma.sync), AMD RDNA3 (WMMA) and
+** Metal (simdgroup matrices). A backend declares the tensor cores it
 ** has in tg_device_caps (dims, threads, elements_per_thread, dtypes); the core keeps the full descriptions, per dialect,
 ** and picks the one that matches each declared entry. */
 #ifndef TG_CODEGEN_OPT_TC_H
@@ -35,6 +35,8 @@ const cg_tc *cg_tc_lookup(const char *dialect, const tg_tensor_core *decl);
 /* tinygrad's CUDARenderer.tensor_cores for an arch ("sm_90"): the entries a CUDA backend declares (a static array;
 ** *n = 0 below sm_75). For the CUDA plugin's caps and the test tools. */
 const tg_tensor_core *cg_tc_cuda_caps(const char *arch, uint32_t *n);
+/* HIPRenderer.tensor_cores for an arch ("gfx1100"): RDNA3's WMMA; none for the CDNA/RDNA4 archs (not ported) */
+const tg_tensor_core *cg_tc_amd_caps(const char *arch, uint32_t *n);
 /* MetalRenderer.tensor_cores for an arch ("Apple9"): tc.metal from Apple7 on */
 const tg_tensor_core *cg_tc_metal_caps(const char *arch, uint32_t *n);
 
