@@ -1,9 +1,9 @@
 /* codegen/opt/heuristic.c -- tinygrad 0.14.0's codegen/opt/heuristic.py: hand_coded_optimizations, the parts that
-** apply to a device from its caps: masked upcasts, stride-driven upcasts, reduce unrolls, the float4 upcast, and
-** THREAD splitting on has_threads devices, LOCAL groups on devices with locals. Tensor cores and IMAGE are refused
-** exactly where tinygrad's KernelOptError would refuse them (no tensor cores declared). On a device with locals and
-** shared memory: the matvec opts (MV: GROUP the reduce over 8 threads, LOCAL and UPCAST an output axis by 4) and GROUPTOP
-** (a reduce split over 16 threads through shared memory when the output is small), which end the heuristic. */
+** apply to a device from its caps: tensor cores first (OptOps.TC when the caps declare them; then M and N upcast and N
+** made local, and the heuristic ends), masked upcasts, stride-driven upcasts, reduce unrolls, the float4 upcast, and
+** THREAD splitting on has_threads devices, LOCAL groups on devices with locals. IMAGE is not ported. On a device with
+** locals and shared memory: the matvec opts (MV: GROUP the reduce over 8 threads, LOCAL and UPCAST an output axis by 4)
+** and GROUPTOP (a reduce split over 16 threads through shared memory when the output is small), which end the heuristic. */
 #include "codegen/opt/opt.h"
 #include "uop/symbolic.h"
 

@@ -1,6 +1,7 @@
 /* codegen/opt/postrange.c -- tinygrad 0.14.0's codegen/opt/postrange.py: the Scheduler over a kernel AST's ranges
-** (rngs sorted by axis type, shift_to for UPCAST/UNROLL/THREAD/LOCAL, the kernel's colored name) and apply_opts,
-** which runs hand_coded_optimizations (opt/heuristic.c) unless NOOPT. */
+** (rngs sorted by axis type, shift_to for UPCAST/UNROLL/THREAD/LOCAL/GROUP, PADTO, the tensor-core opt _apply_tc_opt
+** that builds the warp and the WMMA, the kernel's colored name) and apply_opts, which runs hand_coded_optimizations
+** (opt/heuristic.c) unless NOOPT. SWAP is not ported. */
 #include "codegen/opt/opt.h"
 
 #include <stdlib.h>
