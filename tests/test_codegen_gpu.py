@@ -1,6 +1,7 @@
 """The GPU codegen (locals, shared memory, gpudims, the cuda/hip/metal renderers) against tinygrad 0.14.0's GPU renderers,
 with no GPU: tinygrad's own CUDARenderer, HIPRenderer and MetalRenderer run here with their compilers stubbed out (they
-are only constructed, never called), tensor cores off (the plugins declare none).
+are only constructed, never called). Tensor cores: CUDA's as CUDARenderer declares them for the arch (get_cuda: sm_75+,
+the same list plugins/tgc-cuda declares); none for HIP and Metal (those plugins declare none).
 
 Every kernel is built by tinygrad's scheduler (as in tests/test_codegen.py), crosses to C as JSON and goes through
 tests/c/tools/codegentool with CODEGENTOOL_GPU=<dialect>, i.e. with the caps the GPU plugin declares (ops, dtypes,
@@ -34,14 +35,22 @@ class _NoCompiler:
   def __init__(self, *a, **k): pass
   def compile_cached(self, src): return b""
 
+def cuda_renderer(arch: str):
+  """tinygrad's CUDARenderer for DEV=CUDA on `arch`, with its tensor cores (tc.get_cuda(arch)) and codegentool's limits."""
+  compiler_cuda.NVRTCCompiler = _NoCompiler
+  r = CUDARenderer(Target("CUDA", "CUDA", arch))
+  r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 49152
+  return r
+
 def _renderers() -> dict:
   compiler_cuda.NVRTCCompiler, compiler_amd.HIPCompiler = _NoCompiler, _NoCompiler
-  cuda = CUDARenderer(Target("NV", "CUDA", "sm_90"))
+  cuda = cuda_renderer("sm_90")
   hip = HIPRenderer(Target("AMD", "HIP", "gfx1100"))
   metal = MetalRenderer.__new__(MetalRenderer)   # MetalRenderer.__init__ loads the macOS compiler; the class has everything else
   Renderer.__init__(metal, Target("METAL", "METAL", "Apple9"))
+  for r in (hip, metal): r.tensor_cores = []
   for r in (cuda, hip, metal):   # the limits codegentool declares for every GPU dialect (tests/c/tools/codegentool.c)
-    r.tensor_cores, r.global_max, r.local_max, r.shared_max = [], (2147483647, 65535, 65535), (1024, 1024, 64), 49152
+    r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 49152
   hip.shared_max = 65536
   return {"cuda": cuda, "hip": hip, "metal": metal}
 RENDERERS = _renderers()
@@ -91,8 +100,8 @@ KERNELS = {
 def calls_of(name):
   return [c for c in KERNELS[name]().schedule_linear().src if c.src[0].op is Ops.SINK]
 
-def run_tool(ast, cmd: str, noopt: int, dialect: str) -> str:
-  env = {**os.environ, "CODEGENTOOL_GPU": dialect, "CODEGENTOOL_ARCH": "sm_90"}
+def run_tool(ast, cmd: str, noopt: int, dialect: str, arch: str = "sm_90") -> str:
+  env = {**os.environ, "CODEGENTOOL_GPU": dialect, "CODEGENTOOL_ARCH": arch}
   r = subprocess.run([str(tool("codegentool")), cmd] + (["noopt"] if noopt else []), input=to_json(ast), capture_output=True, text=True,
                      timeout=300, env=env)
   if r.returncode != 0: raise RuntimeError(f"codegentool {cmd} ({dialect}) failed: {r.stderr.strip()}")
@@ -111,10 +120,10 @@ def tinygrad_stages(ast, noopt: int, ren) -> list[tuple[str, str]]:
   finally: tg_codegen.graph_rewrite = orig
   return seen
 
-def our_stages(ast, noopt: int, dialect: str) -> dict[str, str]:
+def our_stages(ast, noopt: int, dialect: str, arch: str = "sm_90") -> dict[str, str]:
   out: dict[str, list[str]] = {}
   cur = None
-  for line in run_tool(ast, "stages", noopt, dialect).split("\n"):
+  for line in run_tool(ast, "stages", noopt, dialect, arch).split("\n"):
     if line.startswith("=== "): out[cur := line[4:]] = []
     elif cur is not None: out[cur].append(line)
   return {k: "\n".join(v).rstrip("\n") for k, v in out.items()}
@@ -181,3 +190,137 @@ def test_unknown_dialect_is_an_error():
   r = subprocess.run([str(tool("codegentool")), "render"], input=to_json(call.src[0]), capture_output=True, text=True,
                      env={**os.environ, "CODEGENTOOL_GPU": "nosuch"})
   assert r.returncode == 1 and "no renderer for dialect 'nosuch'" in r.stderr
+
+# ---------------- tensor cores (OptOps.TC) ----------------
+# Matmuls tinygrad's heuristic puts on tensor cores with CUDARenderer(sm_XX), and neighbours it does not (a shape that is
+# not a multiple of the TC dims, a float32 matmul without ALLOW_TF32, a 3x3 conv with three reduce axes at TC_OPT=0).
+# Compared as above (every pass, the source byte for byte, the launch sizes) plus the applied opts; `tc` says whether
+# tinygrad applies a TC there, so a case cannot pass by both sides silently losing their tensor cores.
+def _mm(a, b, dt=dtypes.half, acc=None, seed=1): return rand(a, dt).matmul(rand(b, dt, seed=seed), dtype=acc)
+TC_KERNELS = {   # name: (graph, tinygrad applies a TC, minimum sm)
+  "half_acc_float": (lambda: _mm((64, 64), (64, 64)), True, 75),             # sum in float (the default acc), stored as half
+  "half_out_float": (lambda: _mm((64, 64), (64, 64), acc=dtypes.float), True, 75),
+  "half_acc_half": (lambda: _mm((64, 64), (64, 64), acc=dtypes.half), True, 75),
+  "bf16": (lambda: _mm((64, 64), (64, 64), dtypes.bfloat16), True, 80),
+  "fp8e4m3": (lambda: Tensor.empty(64, 64, dtype=dtypes.fp8e4m3).realize() @ Tensor.empty(64, 64, dtype=dtypes.fp8e4m3).realize(), True, 89),
+  "256x512x128": (lambda: _mm((256, 512), (512, 128)), True, 75),
+  "batched": (lambda: _mm((4, 64, 64), (4, 64, 64)), True, 75),
+  "k8": (lambda: _mm((64, 8), (8, 64)), True, 75),
+  "16x16": (lambda: _mm((16, 16), (16, 16)), True, 75),
+  "not_multiple": (lambda: _mm((60, 60), (60, 60)), False, 75),
+  "relu": (lambda: _mm((64, 64), (64, 64)).relu(), True, 75),
+  "linear_bias": (lambda: _mm((32, 64), (64, 48)) + rand((48,), dtypes.half, seed=2), True, 75),
+  "conv1x1": (lambda: rand((2, 64, 8, 8), dtypes.half).conv2d(rand((32, 64, 1, 1), dtypes.half, seed=1)), True, 75),
+  "conv3x3": (lambda: rand((4, 32, 16, 16), dtypes.half).conv2d(rand((64, 32, 3, 3), dtypes.half, seed=1)), False, 75),
+  "float32": (lambda: _mm((64, 64), (64, 64), dtypes.float32), False, 75),
+  "int8": (lambda: _mm((64, 64), (64, 64), dtypes.int8), False, 75),   # CUDA has no int8 tensor core in tinygrad; RDNA3 has
+}
+TC_ARCHS = ["sm_75", "sm_89", "sm_90"]
+
+def _applied_opts(stage_text: str) -> str:
+  m = re.search(r"applied_opts=(\(.*?\)), opts_to_apply", stage_text)
+  return m.group(1) if m else ""
+
+def metal_renderer(arch: str):
+  """tinygrad's MetalRenderer for `arch` ("Apple9": tc.metal from Apple7 on), built as _renderers() builds it."""
+  import tinygrad.codegen.opt.tc as tc
+  r = MetalRenderer.__new__(MetalRenderer)
+  Renderer.__init__(r, Target("METAL", "METAL", arch))
+  r.tensor_cores = tc.metal if int(arch[5:]) >= 7 else []
+  r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 49152
+  return r
+
+def hip_renderer(arch: str):
+  """tinygrad's HIPRenderer for `arch` with its tensor cores (tc.get_amd: RDNA3's WMMA on gfx11) and codegentool's limits."""
+  compiler_amd.HIPCompiler = _NoCompiler
+  r = HIPRenderer(Target("AMD", "HIP", arch))
+  r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 65536
+  return r
+
+def check_tc(graph, arch: str, env: dict[str, int] | None = None) -> list[str]:
+  """Compares every kernel of the graph with tinygrad's CUDARenderer(arch) (MetalRenderer for an "AppleN" arch,
+  HIPRenderer for "gfxN"); returns tinygrad's applied opts per kernel."""
+  env = env or {}
+  dialect = "metal" if arch.startswith("Apple") else "hip" if arch.startswith("gfx") else "cuda"
+  ren, opts = {"metal": metal_renderer, "hip": hip_renderer, "cuda": cuda_renderer}[dialect](arch), []
+  old = {k: os.environ.get(k) for k in env}
+  os.environ.update({k: str(v) for k, v in env.items()})
+  try:
+    calls = [c for c in graph().schedule_linear().src if c.src[0].op is Ops.SINK]
+    for ki, call in enumerate(calls):
+      ast = call.src[0]
+      ours = our_stages(ast, 0, dialect, arch)
+      with Context(**env):
+        theirs = tinygrad_stages(ast, 0, ren)
+        want = to_program(ast, ren)
+      for stage, text in theirs:
+        assert ours.get(stage) == text, f"kernel {ki}: the graph after '{stage}' differs from tinygrad's ({arch}, {env})"
+      assert _applied_opts(ours[theirs[-1][0]]) == str(want.src[0].arg.applied_opts)
+      prog = json.loads(run_tool(ast, "render", 0, dialect, arch))
+      assert normalize(prog["source"]) == want.src[2].arg, f"kernel {ki} ({prog['name']}, {arch}, {env})"
+      assert prog["name"] == want.arg.function_name
+      assert tuple(prog["global_size"]) == tuple(want.arg.global_size) and tuple(prog["local_size"]) == tuple(want.arg.local_size)
+      opts.append(str(want.src[0].arg.applied_opts))
+  finally:
+    for k, v in old.items():
+      if v is None: os.environ.pop(k, None)
+      else: os.environ[k] = v
+  return opts
+
+@pytest.mark.parametrize("arch", TC_ARCHS)
+@pytest.mark.parametrize("name", list(TC_KERNELS))
+def test_tensor_cores_match_tinygrad(name, arch):
+  graph, tc, min_sm = TC_KERNELS[name]
+  if int(arch[3:]) < min_sm: pytest.skip(f"{name} needs sm_{min_sm} (its dtype is not declared below)")
+  opts = check_tc(graph, arch)
+  assert any("OptOps.TC" in o for o in opts) == tc, opts
+
+@pytest.mark.parametrize("env,tc", [({"TC": 0}, False), ({"TC": 2}, True), ({"TC_SELECT": 0}, True), ({"TC_SELECT": 2}, False),
+                                    ({"TC_OPT": 1}, True)], ids=lambda x: str(x))
+def test_tensor_core_knobs(env, tc):
+  """USE_TC (TC=0 off, TC=2 the TC shape without WMMA), TC_SELECT (one tensor core of the list), TC_OPT, read as tinygrad does."""
+  opts = check_tc(TC_KERNELS["half_acc_float"][0], "sm_90", env)
+  assert any("OptOps.TC" in o for o in opts) == tc, opts
+
+@pytest.mark.parametrize("arch", ["sm_75", "sm_90"])
+@pytest.mark.parametrize("name", ["not_multiple", "conv3x3", "batched"])
+def test_tensor_cores_padded(name, arch):
+  """TC_OPT=2 (BEAM's level): M, N, K that are not multiples of the TC dims are padded (PADTO, loads gated) as tinygrad pads them."""
+  opts = check_tc(TC_KERNELS[name][0], arch, {"TC_OPT": 2})
+  assert any("OptOps.TC" in o and "(-1, 2, 1)" in o for o in opts), opts
+
+def test_tensor_cores_padded_odd():
+  opts = check_tc(lambda: _mm((13, 29), (29, 7)), "sm_90", {"TC_OPT": 2})
+  assert opts == ["(Opt(op=OptOps.TC, axis=0, arg=(-1, 2, 1)),)"], opts
+
+@pytest.mark.parametrize("name", ["half_acc_float", "half_acc_half", "bf16", "float32", "batched", "16x16", "relu", "conv1x1", "not_multiple"])
+def test_metal_tensor_cores_match_tinygrad(name):
+  """Metal's simdgroup 8x8 tensor cores (MetalRenderer on Apple7+: float32 too, no TF32 gate there), the same comparison."""
+  graph, tc, _ = TC_KERNELS[name]
+  opts = check_tc(graph, "Apple9")
+  assert any("OptOps.TC" in o for o in opts) == (tc or name == "float32"), opts
+  assert not any("OptOps.TC" in o for o in check_tc(graph, "Apple6"))
+
+@pytest.mark.parametrize("name", ["half_acc_float", "half_acc_half", "bf16", "int8", "batched", "16x16", "linear_bias", "conv1x1",
+                                  "k8", "not_multiple"])
+def test_hip_tensor_cores_match_tinygrad(name):
+  """RDNA3's WMMA (HIPRenderer on gfx1100: 16x16x16, half/bfloat16 -> float or half, int8 -> int32), the same comparison."""
+  graph, tc, _ = TC_KERNELS[name]
+  opts = check_tc(graph, "gfx1100")
+  assert any("OptOps.TC" in o for o in opts) == ((tc or name == "int8") and name != "k8"), opts   # K=8 is below RDNA3's K=16
+
+def test_tf32_needs_allow_tf32():
+  assert "OptOps.TC" in check_tc(TC_KERNELS["float32"][0], "sm_90", {"ALLOW_TF32": 1})[0]
+
+def test_wmma_source_is_mma_sync():
+  """The rendered kernel calls __WMMA_8_16_16_half_float, defined with tinygrad's inline mma.sync PTX (m16n8k16, f16 in, f32 acc)."""
+  (call,) = [c for c in TC_KERNELS["half_acc_float"][0]().schedule_linear().src if c.src[0].op is Ops.SINK]
+  src = json.loads(run_tool(call.src[0], "render", 0, "cuda", "sm_90"))["source"]
+  assert "__device__ float4 __WMMA_8_16_16_half_float(half8 a, half4 b, float4 c){" in src
+  assert 'asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"' in src and "= __WMMA_8_16_16_half_float(" in src
+  src75 = json.loads(run_tool(call.src[0], "render", 0, "cuda", "sm_75"))["source"]
+  assert 'mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32' in src75
+  hip = json.loads(run_tool(call.src[0], "render", 0, "hip", "gfx1100"))["source"]
+  assert "#define __WMMA_16_16_16_half_float __builtin_amdgcn_wmma_f32_16x16x16_f16_w32" in hip
+  msl = json.loads(run_tool(call.src[0], "render", 0, "metal", "Apple9"))["source"]
+  assert "float2 __WMMA_8_8_8_half_float(half2 a, half2 b, float2 c){" in msl and "simdgroup_multiply_accumulate(" in msl

@@ -30,6 +30,9 @@ typedef struct cg_ren {
   int vector_width;
   int64_t global_max[3], local_max[3];
   int64_t shared_max;
+  char arch[32];
+  const struct cg_tc *tcs[16]; /* tensor_cores: the core's descriptions (opt/tc.h) of the entries the caps declare */
+  int n_tcs;
 } cg_ren;
 /* Fills r from caps. TG_ERR_INVALID_ARGUMENT when the dialect has no renderer here ("c" for now). */
 tg_status cg_ren_from_caps(const tg_device_caps *caps, cg_ren *r);

@@ -98,6 +98,74 @@ fail:
   return tg_rw_fail(rw);
 }
 
+/* broadcast_and_devec_wmma: WMMA sources of different leading shapes are broadcast, and the WMMA becomes one per
+** leading index (its last axis is the fragment) */
+static tg_uop *devec_wmma(tg_rw *rw, tg_uop *b) {
+  ishape sh[3], lead[3], out, bs;
+  for (int i = 0; i < 3; i++) {
+    if (get_shape(b->src[i], &sh[i]) || sh[i].n < 1) return NULL;
+    lead[i] = sh[i], lead[i].n--;
+  }
+  if (shape_eq(&lead[0], &lead[1]) && shape_eq(&lead[1], &lead[2])) return NULL;
+  if (broadcast_shape(lead, 3, &out) || get_shape(b, &bs)) return tg_rw_fail(rw);
+  cg_pool pool = {0};
+  tg_uop *ex[3];
+  for (int i = 0; i < 3; i++) {
+    ishape t = out;
+    t.d[t.n++] = sh[i].d[sh[i].n - 1];
+    ex[i] = K(cg_broadcast_to(b->src[i], &t));
+  }
+  int64_t total = 1, idx[64] = {0};
+  int nl = bs.n - 1;
+  for (int i = 0; i < nl; i++) total *= bs.d[i];
+  tg_uop **lanes = malloc((size_t)(total ? total : 1) * sizeof *lanes);
+  if (!lanes) goto fail;
+  for (int64_t t = 0; t < total; t++) {
+    tg_uop *ic[64], *s3[3];
+    for (int i = 0; i < nl; i++) ic[i] = cg_pool_add(&pool, cg_cint(idx[i]));
+    for (int i = 0; i < 3; i++) s3[i] = cg_pool_add(&pool, cg_index(ex[i], ic, (size_t)nl));
+    lanes[t] = cg_pool_add(&pool, s3[0] && s3[1] && s3[2] ? cg_with_src(b, s3, 3) : NULL);
+    if (!lanes[t]) { free(lanes); goto fail; }
+    for (int i = nl - 1; i >= 0; i--) {
+      if (++idx[i] < bs.d[i]) break;
+      idx[i] = 0;
+    }
+  }
+  tg_uop *st = cg_pool_add(&pool, cg_stack(lanes, (size_t)total));
+  free(lanes);
+  if (!st) goto fail;
+  tg_uop *r = cg_reshape(st, bs.d, (size_t)bs.n);
+  cg_pool_free(&pool);
+  return cg_ok(rw, r);
+fail:
+  cg_pool_free(&pool);
+  return tg_rw_fail(rw);
+}
+
+/* do_stack_wmma: a WMMA's sources become STACKs of their lanes */
+static tg_uop *stack_wmma(tg_rw *rw, tg_uop *u) {
+  int all = 1;
+  for (size_t i = 0; i < u->nsrc; i++) all &= u->src[i]->op == TG_OP_STACK || u->src[i]->op == TG_OP_WMMA;
+  if (all || u->nsrc > 8) return NULL;
+  cg_pool pool = {0};
+  tg_uop *s[8];
+  for (size_t i = 0; i < u->nsrc; i++) {
+    tg_uop *x = u->src[i];
+    if (x->op == TG_OP_STACK) { s[i] = x; continue; }
+    int64_t n = cg_max_numel(x);
+    if (n < 0 || n > 256) goto fail;
+    tg_uop *l[256];
+    for (int64_t j = 0; j < n; j++) l[j] = K(cg_index_i(x, j));
+    s[i] = K(cg_stack(l, (size_t)n));
+  }
+  tg_uop *r = cg_with_src(u, s, u->nsrc);
+  cg_pool_free(&pool);
+  return cg_ok(rw, r);
+fail:
+  cg_pool_free(&pool);
+  return tg_rw_fail(rw);
+}
+
 static int needs_load(tg_uop *u) {
   int as = cg_addrspace(u);
   return as == CG_AS_GLOBAL || as == CG_AS_LOCAL || as == CG_AS_REG;
@@ -248,8 +316,8 @@ static tg_pm *g_ebl, *g_dev2, *g_ew, *g_expand;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void init(void) {
   g_expand = tg_pm_new(expand_rules, 1);
-  const tg_pm *a[] = {tg_pm_symbolic_simple(), tg_pm_cg_expand_broadcast(), tg_pm_cg_add_loads()};
-  g_ebl = tg_pm_concat(a, 3);
+  const tg_pm *a[] = {tg_pm_symbolic_simple(), tg_pm_cg_wmma_add(), tg_pm_cg_expand_broadcast(), tg_pm_cg_add_loads()};
+  g_ebl = tg_pm_concat(a, 4);
   const tg_pm *b[] = {tg_pm_symbolic_simple(), tg_pm_mop_cleanup(), cg_pm_mops(), tg_pm_cg_devectorizer_rules(), g_expand, tg_pm_cg_indexing_simplify()};
   if (g_expand) g_dev2 = tg_pm_concat(b, 6);
   const tg_pm *c[] = {tg_pm_symbolic_simple(), tg_pm_cg_ew_devectorizer()};

@@ -103,6 +103,137 @@ fail:
   return tg_rw_fail(rw);
 }
 
+/* ---------------- WMMA: contract the operands' upcast axes, unroll the result's ---------------- */
+
+static int map_pos(const cg_range_map *m, int64_t rn) {
+  for (int k = 0; k < m->n; k++)
+    if (m->axis[k] == rn) return k;
+  return -1;
+}
+
+/* contract_axis: the axes named in arg (range number, size) move to the back and merge into one */
+static tg_uop *contract_axis(const cg_range_map *m, tg_uop *u, const tg_arg *arg) {
+  int nd = cg_shape_ndim(u);
+  if (nd < 0 || nd > 64) return cg_err(TG_ERR_INTERNAL, "codegen: WMMA source without a shape"), NULL;
+  int64_t perm[64], shape[64];
+  int np = 0, nhead = 0;
+  for (int i = 0; i < nd; i++) {
+    int in = 0;
+    for (uint32_t j = 0; j < arg->n; j++) in |= map_pos(m, arg->items[j].items[0].i) == i;
+    if (!in) perm[np++] = i, nhead++;
+  }
+  for (uint32_t j = 0; j < arg->n; j++) perm[np++] = map_pos(m, arg->items[j].items[0].i);
+  if (np != nd) return cg_err(TG_ERR_INTERNAL, "codegen: WMMA axis not in the range map"), NULL;
+  int64_t rest = 1;
+  for (int i = 0; i < nd; i++) {
+    if (i < nhead) shape[i] = cg_shape_dim(u, (int)perm[i]);
+    else rest *= cg_shape_dim(u, (int)perm[i]);
+  }
+  shape[nhead] = rest;
+  tg_uop *p = cg_permute(u, perm, (size_t)nd);
+  tg_uop *r = p ? cg_reshape(p, shape, (size_t)nhead + 1) : NULL;
+  tg_uop_release(p);
+  return r;
+}
+
+/* unroll_axis: the last axis splits into the sizes in arg, which move to the places of their ranges */
+static tg_uop *unroll_axis(const cg_range_map *m, tg_uop *u, const tg_arg *arg) {
+  int nd = cg_shape_ndim(u);
+  if (nd < 1 || nd + (int)arg->n > 64) return cg_err(TG_ERR_INTERNAL, "codegen: WMMA without a shape"), NULL;
+  int64_t shape[64], tail[64], order[64], perm[64];
+  int n = 0;
+  for (int i = 0; i < nd - 1; i++) shape[n++] = cg_shape_dim(u, i);
+  for (uint32_t j = 0; j < arg->n; j++) shape[n++] = arg->items[j].items[1].i, tail[j] = map_pos(m, arg->items[j].items[0].i);
+  int no = 0;
+  for (int i = 0; i < n; i++) {
+    int in = 0;
+    for (uint32_t j = 0; j < arg->n; j++) in |= tail[j] == i;
+    if (!in) order[no++] = i;
+  }
+  for (uint32_t j = 0; j < arg->n; j++) order[no++] = tail[j];
+  if (no != n) return cg_err(TG_ERR_INTERNAL, "codegen: WMMA axis not in the range map"), NULL;
+  for (int i = 0; i < n; i++) /* argsort(order) */
+    for (int j = 0; j < n; j++)
+      if (order[j] == i) perm[i] = j;
+  tg_uop *r0 = cg_reshape(u, shape, (size_t)n);
+  tg_uop *r = r0 ? cg_permute(r0, perm, (size_t)n) : NULL;
+  tg_uop_release(r0);
+  return r;
+}
+
+static tg_uop *expand_wmma(tg_rw *rw, tg_uop *u) {
+  const tg_arg *ax = cg_tuple_item(&u->arg, 4);
+  if (!ax || ax->kind != TG_ARG_TUPLE || ax->n != 3) return NULL;
+  cg_range_map *m = rw->ctx;
+  cg_pool pool = {0};
+  tg_uop *src[3] = {K(contract_axis(m, u->src[0], &ax->items[0])), K(contract_axis(m, u->src[1], &ax->items[1])), u->src[2]};
+  tg_arg items[5];
+  for (int i = 0; i < 4; i++) items[i] = u->arg.items[i];
+  items[4] = tg_arg_none();
+  tg_uop *w = K(tg_uop_replace(u, (tg_op)u->op, u->dtype, src, 3, &(tg_arg){.kind = TG_ARG_TUPLE, .items = items, .n = 5}, NULL));
+  tg_uop *ret = unroll_axis(m, w, &ax->items[2]);
+  cg_pool_free(&pool);
+  return cg_ok(rw, ret);
+fail:
+  cg_pool_free(&pool);
+  return tg_rw_fail(rw);
+}
+
+/* ---------------- pm_wmma_add: an ADD into a WMMA's result is an ADD into its accumulator ---------------- */
+
+static tg_uop *wmma_add(tg_rw *rw, tg_uop *wmma, tg_uop *add) {
+  cg_pool pool = {0};
+  tg_uop *src[3] = {wmma->src[0], wmma->src[1], K(tg_um_binop(TG_OP_ADD, wmma->src[2], add))};
+  tg_uop *ret = tg_uop_new((tg_op)wmma->op, TG_DT_AUTO, src, 3, wmma->arg);
+  cg_pool_free(&pool);
+  return cg_ok(rw, ret);
+fail:
+  cg_pool_free(&pool);
+  return tg_rw_fail(rw);
+}
+
+static int permute_arg(tg_uop *p, int64_t *perm, int64_t *inv) {
+  int n = cg_marg(p, perm);
+  if (n < 0) return -1;
+  for (int i = 0; i < n; i++) inv[perm[i]] = i; /* argsort of a permutation */
+  return n;
+}
+
+/* (wmma + add.permute(argsort(permute.arg))).permute(permute.arg) */
+static tg_uop *wmma_permute_add(tg_rw *rw, tg_uop *wmma, tg_uop *permute, tg_uop *add) {
+  int64_t perm[64], inv[64];
+  int n = permute_arg(permute, perm, inv);
+  if (n < 0) return NULL;
+  cg_pool pool = {0};
+  tg_uop *a = K(cg_permute(add, inv, (size_t)n));
+  tg_uop *s = K(tg_um_binop(TG_OP_ADD, wmma, a));
+  tg_uop *ret = cg_permute(s, perm, (size_t)n);
+  cg_pool_free(&pool);
+  return cg_ok(rw, ret);
+fail:
+  cg_pool_free(&pool);
+  return tg_rw_fail(rw);
+}
+
+/* (wmma + add.permute(argsort(permute.arg)).reshape(wmma.shape)).reshape(reshape.shape).permute(permute.arg) */
+static tg_uop *wmma_reshape_permute_add(tg_rw *rw, tg_uop *wmma, tg_uop *reshape, tg_uop *permute, tg_uop *add) {
+  int64_t perm[64], inv[64], ws[64], rs[64];
+  int n = permute_arg(permute, perm, inv);
+  int nw = cg_shape_ndim(wmma), nr = cg_shape_ndim(reshape);
+  if (n < 0 || nw < 0 || nr < 0) return NULL;
+  for (int i = 0; i < nw; i++) ws[i] = cg_shape_dim(wmma, i);
+  for (int i = 0; i < nr; i++) rs[i] = cg_shape_dim(reshape, i);
+  cg_pool pool = {0};
+  tg_uop *a = K(cg_reshape(K(cg_permute(add, inv, (size_t)n)), ws, (size_t)nw));
+  tg_uop *s = K(tg_um_binop(TG_OP_ADD, wmma, a));
+  tg_uop *ret = cg_permute(K(cg_reshape(s, rs, (size_t)nr)), perm, (size_t)n);
+  cg_pool_free(&pool);
+  return cg_ok(rw, ret);
+fail:
+  cg_pool_free(&pool);
+  return tg_rw_fail(rw);
+}
+
 /* ---------------- pm_reduce_local ---------------- */
 
 /* a GROUP_REDUCE splits a reduce over the work items of a group: each reduces its own part (the non-grouped ranges), the
@@ -338,14 +469,14 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void init(void) {
   const tg_pm *e[] = {tg_pm_cg_expander_rules(), cg_pm_flatten_range(), tg_pm_mop_cleanup()};
   g_exp = tg_pm_concat(e, 3);
-  const tg_pm *r[] = {tg_pm_mop_cleanup(), tg_pm_cg_reduce_local_rules(), tg_pm_cg_clean_up_group_sink()};
-  g_red = tg_pm_concat(r, 3);
+  const tg_pm *r[] = {tg_pm_mop_cleanup(), tg_pm_cg_wmma_add(), tg_pm_cg_reduce_local_rules(), tg_pm_cg_clean_up_group_sink()};
+  g_red = tg_pm_concat(r, 4);
 }
 const tg_pm *cg_pm_expander(void) {
   pthread_once(&g_once, init);
   return g_exp;
 }
-/* mop_cleanup + pm_reduce_local (+ pm_clean_up_group_sink) */
+/* mop_cleanup + pm_reduce_local (pm_wmma_add + its rules + pm_clean_up_group_sink) */
 const tg_pm *cg_pm_reduce_local(void) {
   pthread_once(&g_once, init);
   return g_red;

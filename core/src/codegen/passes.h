@@ -10,6 +10,7 @@
 const tg_pm *cg_pm_sym(void);                         /* sym */
 const tg_pm *tg_pm_cg_simplify_valid(void);
 const tg_pm *tg_pm_cg_clean_up_group_sink(void);
+const tg_pm *tg_pm_cg_wmma_add(void);                  /* codegen/__init__.py pm_wmma_add (expander.rules) */
 const tg_pm *tg_pm_cg_move_where_on_load(void);
 const tg_pm *tg_pm_cg_remove_invalid(void);
 const tg_pm *tg_pm_cg_drop_and_clauses(void);

@@ -1,9 +1,11 @@
 /* codegen/pipeline.c -- tinygrad 0.14.0's codegen/__init__.py: full_rewrite_to_sink (the ordered passes, named as
 ** tinygrad names them), ProgramInfo.from_sink, and to_program (linearize, render). */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/opt/tc.h"
 #include "codegen/passes.h"
 #include "renderer/renderer.h"
 #include "uop/symbolic.h"
@@ -25,6 +27,12 @@ tg_status cg_ren_from_caps(const tg_device_caps *caps, cg_ren *r) {
   r->supports_float4 = r->vector_width > 1;
   for (int i = 0; i < 3; i++) r->global_max[i] = caps->global_max[i], r->local_max[i] = caps->local_max[i];
   r->shared_max = (int64_t)caps->shared_max;
+  snprintf(r->arch, sizeof r->arch, "%s", caps->arch);
+  if (caps->struct_size >= offsetof(tg_device_caps, tensor_cores) + sizeof caps->tensor_cores && caps->tensor_cores)
+    for (uint32_t i = 0; i < caps->n_tensor_cores && r->n_tcs < 16; i++) {
+      const cg_tc *tc = cg_tc_lookup(r->dialect, &caps->tensor_cores[i]);
+      if (tc) r->tcs[r->n_tcs++] = tc;
+    }
   return TG_OK;
 }
 

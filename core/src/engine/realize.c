@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codegen/cg_util.h"
 #include "codegen/codegen.h"
 #include "dtype.h"
 #include "helpers.h"
@@ -183,6 +184,16 @@ static tg_status lower_program(tg_device *dev, tg_uop *ast, size_t *out_index) {
   prog_entry *e = &progs[progs_n];
   *e = (prog_entry){tg_uop_retain(ast), strdup(cg->source), dev, NULL, cg};
   if (!e->source) return tg_uop_release(e->ast), cg_program_free(cg), tg_err(TG_ERR_OUT_OF_MEMORY, "realize: out of memory");
+  if (tg_getenv_int("DEBUG", 0) >= 3) { /* do_linearize's line: the kernel's applied opts (a TC among them) */
+    const tg_arg *ao = cg_tuple_item(&cg->sink->arg, 4);
+    if (ao && ao->kind == TG_ARG_TUPLE && ao->n) {
+      tg_sb b = {0};
+      b.grow = 1;
+      tg_sb_arg(&b, ao, 0);
+      fprintf(stderr, "%-25s opts: %s\n", cg->name, b.buf ? b.buf : "?");
+      free(b.buf);
+    }
+  }
   if (tg_getenv_int("DEBUG", 0) >= 4) fprintf(stderr, "%s\n", cg->source);
   if (!prog_by_ast.cap && !tg_ptrset_init(&prog_by_ast, 64)) prog_by_ast.cap = 0;
   if (prog_by_ast.cap) tg_ptrset_put(&prog_by_ast, ast, progs_n + 1); /* keeps the first entry when present */

@@ -2,6 +2,7 @@
 ** name, everything used once inlined) over a dialect table, and the "c" dialect (ClangRenderer) with the tgc launch
 ** entry. The printer is one function per op class; what differs per language is data in cs_lang. */
 #include "renderer/cstyle.h"
+#include "codegen/opt/tc.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -98,6 +99,17 @@ static void put_dtype(tg_sb *b, const cs_lang *L, int dt, int64_t sz, int as, in
     tg_sb_printf(b, "%lld", (long long)sz);
   } else tg_sb_puts(b, cs_scalar_name(L, dt));
   if (as == CG_AS_GLOBAL || as == CG_AS_LOCAL || override_ptr) tg_sb_puts(b, "*");
+}
+/* _wmma_name: WMMA_{N}_{M}_{K}_{dtype_in.name}_{dtype_out.name}, spaces as '_' */
+void cs_wmma_name(tg_sb *b, tg_uop *u) {
+  const tg_arg *dims = cg_tuple_item(&u->arg, 0), *din = cg_tuple_item(&u->arg, 1);
+  tg_sb_puts(b, "WMMA");
+  for (uint32_t i = 0; dims && i < dims->n; i++) tg_sb_printf(b, "_%lld", (long long)dims->items[i].i);
+  const char *names[2] = {din ? cg_tc_dtype_name((int)din->i) : "?", cg_tc_dtype_name(u->dtype)}; /* DType.name */
+  for (int k = 0; k < 2; k++) {
+    tg_sb_puts(b, "_");
+    for (const char *p = names[k]; *p; p++) tg_sb_putn(b, *p == ' ' ? "_" : p, 1);
+  }
 }
 void cs_put_dtype(tg_sb *b, const cs_lang *L, int dt, int64_t sz) { put_dtype(b, L, dt, sz, CG_AS_REG, 0); }
 static void put_type(tg_sb *b, const cs_lang *L, tg_uop *u) { put_dtype(b, L, u->dtype, cg_max_numel(u), cg_addrspace(u), 0); }
@@ -352,6 +364,11 @@ static char *render_uop(rstate *s, tg_uop *u) {
   case TG_OP_STORE:
     put_access(&b, s, u->src[0]);
     tg_sb_printf(&b, " = %s;", R(s, u->src[1]));
+    break;
+  case TG_OP_WMMA: /* base_rewrite: __WMMA_...(a, b, c) */
+    tg_sb_puts(&b, "__");
+    cs_wmma_name(&b, u);
+    tg_sb_printf(&b, "(%s, %s, %s)", R(s, u->src[0]), R(s, u->src[1]), R(s, u->src[2]));
     break;
   case TG_OP_CUSTOM: case TG_OP_CUSTOMI: {
     const char *f = u->arg.kind == TG_ARG_STR ? u->arg.s : "";

@@ -74,6 +74,7 @@ char *cs_render(const cs_lang *L, tg_uop *const *uops, size_t n, const char *fna
 /* _render_dtype(dt, sz, REG) into b, as the dialect names it (vectors: the scalar name with '_' for ' ', then sz) */
 void cs_put_dtype(tg_sb *b, const cs_lang *L, int dt, int64_t sz);
 const char *cs_scalar_name(const cs_lang *L, int dt);
+void cs_wmma_name(tg_sb *b, tg_uop *u);   /* _wmma_name(u): "WMMA_8_16_16_half_float" */
 
 /* rewrite helpers the dialects' extra matchers share (create_non_native_float_pats, cast_float_to_bf16) */
 tg_uop *cs_alu_via_float(tg_rw *rw, tg_uop *x);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/cg_util.h"
 #include "codegen/passes.h"
 #include "renderer/renderer.h"
 
@@ -40,6 +41,75 @@ static void vector_prefix(tg_sb *o, const cs_lang *L, int dt, int64_t n) {
   free(vec.buf);
 }
 
+static const char *dt_map_in(int dt) {
+  switch (dt) {
+  case TG_FLOAT32: return "tf32";
+  case TG_FLOAT16: return "f16";
+  case TG_BFLOAT16: return "bf16";
+  case TG_FP8E4M3: return "e4m3";
+  case TG_FP8E5M2: return "e5m2";
+  default: return "?";
+  }
+}
+static const char *dt_map_out(int dt) { return dt == TG_FLOAT32 ? "f32" : dt == TG_FLOAT16 ? "f16" : "?"; }
+
+static void operands(tg_sb *o, int from, int n) {
+  tg_sb_puts(o, "{");
+  for (int i = 0; i < n; i++) tg_sb_printf(o, "%s%%%d", i ? ", " : "", from + i);
+  tg_sb_puts(o, "}");
+}
+
+/* render_kernel's __WMMA_ functions: one per distinct WMMA (name, dims, dtypes, fragment sizes), the mma.sync PTX inline */
+static void wmma_prefix(tg_sb *o, const cs_lang *L, const cs_uses *u) {
+  tg_uop *seen[64];
+  int nseen = 0;
+  for (size_t i = 0; i < u->n; i++) {
+    tg_uop *w = u->uops[i];
+    if (w->op != TG_OP_WMMA) continue;
+    int64_t sz[3];
+    for (int k = 0; k < 3; k++) sz[k] = cg_shape_dim(w->src[k], cg_shape_ndim(w->src[k]) - 1);
+    int dup = 0;
+    for (int k = 0; k < nseen && !dup; k++) {
+      tg_uop *v = seen[k];
+      dup = tg_arg_eq(&v->arg, &w->arg) && v->dtype == w->dtype;
+      for (int q = 0; q < 3 && dup; q++) dup = cg_shape_dim(v->src[q], cg_shape_ndim(v->src[q]) - 1) == sz[q];
+    }
+    if (dup || nseen >= 64) continue;
+    seen[nseen++] = w;
+    const tg_arg *dims = cg_tuple_item(&w->arg, 0), *din = cg_tuple_item(&w->arg, 1);
+    if (!dims || dims->n != 3 || !din) continue;
+    int dt_in = (int)din->i, dt_out = w->dtype, dts[3] = {dt_in, dt_in, dt_out};
+    int nop[3];
+    for (int k = 0; k < 3; k++) nop[k] = (int)(sz[k] * tg_dt_itemsize((tg_dtype)dts[k]) / 4); /* 4: a CUDA register's bytes */
+    tg_sb ty[3];
+    for (int k = 0; k < 3; k++) {
+      ty[k] = (tg_sb){0};
+      ty[k].grow = 1;
+      cs_put_dtype(&ty[k], L, dts[k], sz[k]);
+    }
+    tg_sb nm = {0};
+    nm.grow = 1;
+    cs_wmma_name(&nm, w);
+    int total = nop[0] + nop[1] + nop[2];
+    tg_sb_printf(o, "__device__ %s __%s(%s a, %s b, %s c){\n", ty[2].buf, nm.buf, ty[0].buf, ty[1].buf, ty[2].buf);
+    tg_sb_puts(o, "  int *a_pk = (int *)(&a), *b_pk = (int *)(&b), *c_pk = (int *)(&c);\n");
+    tg_sb_printf(o, "  asm(\"mma.sync.aligned.m%lldn%lldk%lld.row.col.%s.%s.%s.%s\"\n      \"", (long long)dims->items[1].i,
+                 (long long)dims->items[0].i, (long long)dims->items[2].i, dt_map_out(dt_out), dt_map_in(dt_in), dt_map_in(dt_in), dt_map_out(dt_out));
+    operands(o, 0, nop[2]), tg_sb_puts(o, ", "), operands(o, nop[2], nop[0]);
+    tg_sb_puts(o, ",\"\n      \"");
+    operands(o, total - nop[1], nop[1]), tg_sb_puts(o, ", "), operands(o, 0, nop[2]);
+    tg_sb_puts(o, ";\"\n    : ");
+    for (int k = 0; k < nop[2]; k++) tg_sb_printf(o, "%s\"+r\"(c_pk[%d])", k ? ", " : "", k);
+    tg_sb_puts(o, "\n    : ");
+    for (int k = 0; k < nop[0]; k++) tg_sb_printf(o, "%s\"r\"(a_pk[%d])", k ? ", " : "", k);
+    tg_sb_puts(o, ", ");
+    for (int k = 0; k < nop[1]; k++) tg_sb_printf(o, "%s\"r\"(b_pk[%d])", k ? ", " : "", k);
+    tg_sb_puts(o, ");\n  return c;\n}\n");
+    for (int k = 0; k < 3; k++) free(ty[k].buf);
+    free(nm.buf);
+  }
+}
+
 static void cuda_prefix(tg_sb *o, const cs_lang *L, const cs_uses *u) {
   tg_sb_puts(o, "typedef unsigned int uint;\n#define INFINITY (__int_as_float(0x7f800000))\n#define NAN (__int_as_float(0x7fffffff))\n"
                 "template <class T, class F> __device__ __forceinline__ T tg_bitcast(F v) { union U { F f; T t; }; U u; u.f = v; return u.t; }\n");
@@ -54,6 +124,7 @@ static void cuda_prefix(tg_sb *o, const cs_lang *L, const cs_uses *u) {
     if (((n == 4 || n == 8) && (dt == TG_FLOAT16 || dt == TG_BFLOAT16)) || ((n == 2 || n == 4 || n == 8 || n == 16) && is_fp8(dt)))
       vector_prefix(o, L, dt, n);
   }
+  wmma_prefix(o, L, u);
 }
 
 #define HALF_OP(f, h) {f, NULL, h, h}

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/cg_util.h"
 #include "codegen/passes.h"
 #include "renderer/renderer.h"
 
@@ -65,6 +66,35 @@ static void hip_prefix(tg_sb *o, const cs_lang *L, const cs_uses *u) {
     tg_sb_puts(o, " }; }\n");
     free(vec.buf);
   }
+  /* the WMMA builtins (RDNA3): a #define for a float accumulator, wrappers for half (which lives in the even lanes of a
+  ** half16) and int8 */
+  tg_sb seen = {0};
+  seen.grow = 1;
+  tg_sb_puts(&seen, "|");
+  for (size_t i = 0; i < u->n; i++) {
+    tg_uop *w = u->uops[i];
+    const tg_arg *din = w->op == TG_OP_WMMA ? cg_tuple_item(&w->arg, 1) : NULL;
+    if (!din) continue;
+    tg_sb nm = {0}, key = {0};
+    nm.grow = key.grow = 1;
+    cs_wmma_name(&nm, w);
+    tg_sb_printf(&key, "|%s|", nm.buf ? nm.buf : "");
+    if (seen.buf && key.buf && strstr(seen.buf, key.buf)) { free(nm.buf), free(key.buf); continue; }
+    tg_sb_puts(&seen, key.buf ? key.buf + 1 : "");
+    if (w->dtype == TG_INT32)
+      tg_sb_printf(o, "typedef int wmma_int4 __attribute__((ext_vector_type(4)));\nstatic inline __attribute__((device)) int8 __%s(signed_char16 a, "
+                      "signed_char16 b, int8 c) {\n  return __builtin_amdgcn_wmma_i32_16x16x16_iu8_w32(true, __builtin_bit_cast(wmma_int4, a),\n"
+                      "    true, __builtin_bit_cast(wmma_int4, b), c, false);\n}\n", nm.buf);
+    else if (w->dtype == TG_FLOAT32)
+      tg_sb_printf(o, "#define __%s __builtin_amdgcn_wmma_f32_16x16x16_%s_w32\n", nm.buf, din->i == TG_FLOAT16 ? "f16" : "bf16");
+    else
+      tg_sb_printf(o, "static inline __attribute__((device)) half8 __%s(half16 a, half16 b, half8 c) {\n"
+                      "  half16 c_frag = {}; half8 d; for (int n = 0; n < 8; n++) { c_frag[n*2] = c[n]; }\n"
+                      "  c_frag = __builtin_amdgcn_wmma_f16_16x16x16_f16_w32(a, b, c_frag, false);\n"
+                      "  for (int n = 0; n < 8; n++) { d[n] = c_frag[n*2]; } return d;\n}\n", nm.buf);
+    free(nm.buf), free(key.buf);
+  }
+  free(seen.buf);
 }
 
 #define OCML(nm) {"__ocml_" nm "_f32(%0)", "__ocml_" nm "_f64(%0)", "__ocml_" nm "_f16(%0)", "__ocml_" nm "_f32(%0)"}

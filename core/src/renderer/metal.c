@@ -1,18 +1,48 @@
 /* renderer/metal.c -- tinygrad 0.14.0's MetalRenderer (renderer/cstyle.py) as a cs_lang table: `kernel void` with
 ** device/constant/threadgroup address spaces, gid/lid from the two extra arguments, precise::sin, as_type bit casts and
-** metal_stdlib's own vector types. Variables are `constant int& dataN_` as in tinygrad. Simdgroup matrices (tensor
-** cores) wait for the engine's TC opt. */
+** metal_stdlib's own vector types. Variables are `constant int& dataN_` as in tinygrad. Tensor cores are simdgroup 8x8
+** matrices (the __WMMA_ prefix functions). */
 #include "renderer/cstyle.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "codegen/cg_util.h"
 #include "codegen/passes.h"
 #include "renderer/renderer.h"
 
+/* render_kernel's prefix: the headers, then one __WMMA_ function per distinct (name, dtype_in, dtype_out) over simdgroup
+** 8x8 matrices, each thread holding two elements of a, b and c */
 static void metal_prefix(tg_sb *o, const cs_lang *L, const cs_uses *u) {
-  (void)L, (void)u;
   tg_sb_puts(o, "#include <metal_stdlib>\nusing namespace metal;\n");
+  tg_sb seen = {0};
+  seen.grow = 1;
+  tg_sb_puts(&seen, "|");
+  for (size_t i = 0; i < u->n; i++) {
+    tg_uop *w = u->uops[i];
+    const tg_arg *din = w->op == TG_OP_WMMA ? cg_tuple_item(&w->arg, 1) : NULL;
+    if (!din) continue;
+    tg_sb nm = {0};
+    nm.grow = 1;
+    cs_wmma_name(&nm, w);
+    tg_sb key = {0};
+    key.grow = 1;
+    tg_sb_printf(&key, "|%s,%d,%d|", nm.buf ? nm.buf : "", (int)din->i, w->dtype);
+    if (seen.buf && key.buf && strstr(seen.buf, key.buf)) { free(nm.buf), free(key.buf); continue; }
+    tg_sb_puts(&seen, key.buf ? key.buf + 1 : "");
+    tg_sb dout = {0}, dinv = {0};
+    dout.grow = dinv.grow = 1;
+    cs_put_dtype(&dout, L, w->dtype, 2), cs_put_dtype(&dinv, L, (int)din->i, 2);
+    const char *sin = cs_scalar_name(L, (int)din->i), *sout = cs_scalar_name(L, w->dtype);
+    tg_sb_printf(o, "%s __%s(%s a, %s b, %s c){\n", dout.buf, nm.buf, dinv.buf, dinv.buf, dout.buf);
+    tg_sb_printf(o, "  simdgroup_%s8x8 mat_a, mat_b; simdgroup_%s8x8 mat_c;\n", sin, sout);
+    tg_sb_puts(o, "  mat_a.thread_elements()[0] = a[0]; mat_b.thread_elements()[0] = b[0]; mat_c.thread_elements()[0] = c[0];\n");
+    tg_sb_puts(o, "  mat_a.thread_elements()[1] = a[1]; mat_b.thread_elements()[1] = b[1]; mat_c.thread_elements()[1] = c[1];\n");
+    tg_sb_printf(o, "  simdgroup_multiply_accumulate(mat_c, mat_a, mat_b, mat_c);\n  return %s(mat_c.thread_elements()[0], mat_c.thread_elements()[1]);\n}\n", dout.buf);
+    free(nm.buf), free(key.buf), free(dout.buf), free(dinv.buf);
+  }
+  free(seen.buf);
 }
 
 const cs_lang tg_cs_lang_metal = {

@@ -321,6 +321,22 @@ static uint64_t cuda_dtypes(int cc) {
   return m;
 }
 
+/* CUDARenderer.tensor_cores = tinygrad 0.14.0's tc.get_cuda(arch): the mma.sync shapes (N, M, K), 32 threads, the
+** elements of A, B and C per thread, dtype in -> accumulator. sm_75: m16n8k8 f16; sm_80: + m16n8k16 f16/bf16 and
+** m16n8k8 tf32 (used only with ALLOW_TF32=1, as in tinygrad); sm_89: + m16n8k32 fp8. The core keeps the matching
+** swizzles (core/src/codegen/opt/tc.c); order matters: the first that fits a kernel is used. */
+#define TC(n, m, k, a, b, c, di, dout) {sizeof(tg_tensor_core), {n, m, k}, 32, {a, b, c}, di, dout}
+static const tg_tensor_core g_tc_sm75[] = {TC(8, 16, 8, 4, 2, 4, TG_FLOAT16, TG_FLOAT32), TC(8, 16, 8, 4, 2, 4, TG_FLOAT16, TG_FLOAT16)};
+static const tg_tensor_core g_tc_sm89[] = {
+  TC(8, 16, 16, 8, 4, 4, TG_FLOAT16, TG_FLOAT32), TC(8, 16, 16, 8, 4, 4, TG_BFLOAT16, TG_FLOAT32), TC(8, 16, 16, 8, 4, 4, TG_FLOAT16, TG_FLOAT16),
+  TC(8, 16, 8, 4, 2, 4, TG_FLOAT16, TG_FLOAT32), TC(8, 16, 8, 4, 2, 4, TG_FLOAT16, TG_FLOAT16), TC(8, 16, 8, 4, 2, 4, TG_FLOAT32, TG_FLOAT32),
+  TC(8, 16, 32, 16, 8, 4, TG_FP8E4M3, TG_FLOAT32), TC(8, 16, 32, 16, 8, 4, TG_FP8E5M2, TG_FLOAT32)};
+#undef TC
+static const tg_tensor_core *cuda_tensor_cores(int cc, uint32_t *n) { /* sm_80's list is sm_89's without the fp8 pair */
+  *n = cc >= 89 ? 8 : cc >= 80 ? 6 : cc >= 75 ? 2 : 0;
+  return cc >= 80 ? g_tc_sm89 : cc >= 75 ? g_tc_sm75 : NULL;
+}
+
 static tg_status cuda_device_caps(int index, tg_device_caps *out) {
   CHECK_PTR("device_caps", out);
   tg_status s = check_index("device_caps", index);
@@ -338,7 +354,9 @@ static tg_status cuda_device_caps(int index, tg_device_caps *out) {
   PUTARR(global_max, gmax), PUTARR(local_max, lmax);
   PUT(local_prod_max, (uint32_t)d->max_threads), PUT(alignment, 256); /* cuMemAlloc aligns to 256 bytes */
   PUT(shared_max, (uint64_t)d->shared), PUT(mem_total, d->mem), PUT(mem_max_alloc, d->mem);
-  PUT(n_tensor_cores, 0), PUT(compile_concurrent, 0), PUT(tensor_cores, NULL);
+  uint32_t ntc = 0;
+  const tg_tensor_core *tcs = cuda_tensor_cores(d->cc, &ntc);
+  PUT(n_tensor_cores, ntc), PUT(compile_concurrent, 0), PUT(tensor_cores, tcs);
   out->struct_size = filled;
   return TG_OK;
 }

@@ -328,6 +328,15 @@ static uint64_t hip_dtypes(const char *arch) {
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
+/* tinygrad 0.14.0's tc.amd_rdna3 (HIPRenderer's tensor cores on RDNA3): WMMA 16x16x16 over 32 lanes, half/bfloat16 ->
+** float or half, int8 -> int32; declared on gfx11 only (tinygrad's get_amd falls back to these for any arch it does
+** not know; only RDNA3 executes them). Rendered as tinygrad renders them; not compiled here (Debian's HIP 5.2 has no
+** gfx11 target) nor run on RDNA3 hardware yet. */
+#define TC(di, dout) {sizeof(tg_tensor_core), {16, 16, 16}, 32, {16, 16, 8}, di, dout}
+static const tg_tensor_core g_tc_rdna3[] = {TC(TG_FLOAT16, TG_FLOAT32), TC(TG_FLOAT16, TG_FLOAT16), TC(TG_BFLOAT16, TG_FLOAT32),
+                                            TC(TG_INT8, TG_INT32)};
+#undef TC
+
 static tg_status hip_device_caps(int index, tg_device_caps *out) {
   CHECK_PTR("device_caps", out);
   tg_status s = check_index("device_caps", index);
@@ -348,7 +357,9 @@ static tg_status hip_device_caps(int index, tg_device_caps *out) {
   PUT(local_prod_max, (uint32_t)d->max_threads), PUT(alignment, 256);
   PUT(shared_max, (uint64_t)(d->shared < 65536 ? d->shared : 65536)); /* HIPRenderer.shared_max */
   PUT(mem_total, d->mem), PUT(mem_max_alloc, d->mem);
-  PUT(n_tensor_cores, 0), PUT(compile_concurrent, 0), PUT(tensor_cores, NULL);
+  int rdna3 = strncmp(arch, "gfx11", 5) == 0;
+  PUT(n_tensor_cores, rdna3 ? (uint32_t)(sizeof g_tc_rdna3 / sizeof g_tc_rdna3[0]) : 0), PUT(compile_concurrent, 0),
+      PUT(tensor_cores, rdna3 ? g_tc_rdna3 : NULL);
   out->struct_size = filled;
   return TG_OK;
 }

@@ -290,6 +290,13 @@ static uint64_t mtl_dtypes(int family) {
   return m;
 }
 
+/* MetalRenderer.tensor_cores: tinygrad 0.14.0's tc.metal (simdgroup 8x8x8 matrices, 32 threads, 2 elements each of A, B
+** and C per thread) on AppleN GPUs with N >= 7; the core holds the swizzles. Not run on Apple hardware yet. */
+#define TC(di, dout) {sizeof(tg_tensor_core), {8, 8, 8}, 32, {2, 2, 2}, di, dout}
+static const tg_tensor_core g_tcs[] = {TC(TG_FLOAT32, TG_FLOAT32), TC(TG_FLOAT16, TG_FLOAT32), TC(TG_FLOAT16, TG_FLOAT16),
+                                       TC(TG_BFLOAT16, TG_FLOAT32), TC(TG_BFLOAT16, TG_BFLOAT16)};
+#undef TC
+
 static tg_status mtl_device_caps(int index, tg_device_caps *out) {
   CHECK_PTR("device_caps", out);
   tg_status s = check_index("device_caps", index);
@@ -307,7 +314,8 @@ static tg_status mtl_device_caps(int index, tg_device_caps *out) {
   PUT(local_prod_max, 1024), PUT(alignment, 256);
   PUT(shared_max, (uint64_t)(d->shared && d->shared < 32768 ? d->shared : 32768));
   PUT(mem_total, d->mem), PUT(mem_max_alloc, d->max_buffer && d->max_buffer < d->mem ? d->max_buffer : d->mem);
-  PUT(n_tensor_cores, 0), PUT(compile_concurrent, 0), PUT(tensor_cores, NULL);
+  int tc = d->family >= 7 && d->family < 1001; /* arch "AppleN", N >= 7 */
+  PUT(n_tensor_cores, tc ? (uint32_t)(sizeof g_tcs / sizeof g_tcs[0]) : 0), PUT(compile_concurrent, 0), PUT(tensor_cores, tc ? g_tcs : NULL);
   out->struct_size = filled;
   return TG_OK;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codegen/codegen.h"
+#include "codegen/opt/tc.h"
 #include "runtime/cpu.h"
 #include "uop/serialize.h"
 #include "tool_io.h"
@@ -62,8 +63,8 @@ static void json_ints(const char *key, const int64_t *v, size_t n) {
 ** gpudims, decompositions) and the renderer can be compared with tinygrad's GPU renderers with no GPU at hand:
 ** "cuda" as plugins/tgc-cuda declares it (CODEGENTOOL_ARCH=sm_XX, default sm_90: half from sm_53, bfloat16 from sm_80,
 ** fp8 from sm_89); "hip" and "metal" with tinygrad's HIPRenderer/MetalRenderer dtypes; any other dialect (e.g. "c") gets
-** the CUDA limits with the CPU's ops and dtypes. All: CStyleLanguage.code_for_op's 21 ops, 4-wide vectors, no tensor
-** cores, CUDARenderer's global_max/local_max/shared_max (HIP: 65536 bytes of shared memory). */
+** the CUDA limits with the CPU's ops and dtypes. All: CStyleLanguage.code_for_op's 21 ops, 4-wide vectors, tensor cores
+** only for cuda (CUDARenderer's get_cuda(arch): sm_75+) for metal with CODEGENTOOL_ARCH=AppleN (N >= 7), for hip with CODEGENTOOL_ARCH=gfxN (RDNA3's), CUDARenderer's global_max/local_max/shared_max (HIP: 65536 bytes of shared memory). */
 static void gpu_caps(tg_device_caps *caps) {
   const char *d = getenv("CODEGENTOOL_GPU");
   if (!d || !*d) return;
@@ -97,9 +98,18 @@ static void gpu_caps(tg_device_caps *caps) {
     if (cc < 80) m &= ~(1ull << TG_BFLOAT16);
     if (cc >= 89) m |= 1ull << TG_FP8E4M3 | 1ull << TG_FP8E5M2;
     snprintf(caps->arch, sizeof caps->arch, "sm_%d", cc);
+    caps->tensor_cores = cg_tc_cuda_caps(caps->arch, &caps->n_tensor_cores); /* as plugins/tgc-cuda declares them */
   }
   if (hip) caps->shared_max = 65536;
+  if (hip && arch) { /* CODEGENTOOL_ARCH=gfxN: HIPRenderer's tensor cores (RDNA3's) */
+    snprintf(caps->arch, sizeof caps->arch, "%s", arch);
+    caps->tensor_cores = cg_tc_amd_caps(caps->arch, &caps->n_tensor_cores);
+  }
   if (metal) m &= ~(1ull << TG_FLOAT64);
+  if (metal && arch) { /* CODEGENTOOL_ARCH=AppleN: MetalRenderer's tensor cores from Apple7 on */
+    snprintf(caps->arch, sizeof caps->arch, "%s", arch);
+    caps->tensor_cores = cg_tc_metal_caps(caps->arch, &caps->n_tensor_cores);
+  }
   caps->dtypes = m;
 }
 

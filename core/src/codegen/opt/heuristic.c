@@ -1,9 +1,9 @@
 /* codegen/opt/heuristic.c -- tinygrad 0.14.0's codegen/opt/heuristic.py: hand_coded_optimizations, the parts that
-** apply to a device from its caps: masked upcasts, stride-driven upcasts, reduce unrolls, the float4 upcast, and
-** THREAD splitting on has_threads devices, LOCAL groups on devices with locals. Tensor cores and IMAGE are refused
-** exactly where tinygrad's KernelOptError would refuse them (no tensor cores declared). On a device with locals and
-** shared memory: the matvec opts (MV: GROUP the reduce over 8 threads, LOCAL and UPCAST an output axis by 4) and GROUPTOP
-** (a reduce split over 16 threads through shared memory when the output is small), which end the heuristic. */
+** apply to a device from its caps: tensor cores first (OptOps.TC when the caps declare them; then M and N upcast and N
+** made local, and the heuristic ends), masked upcasts, stride-driven upcasts, reduce unrolls, the float4 upcast, and
+** THREAD splitting on has_threads devices, LOCAL groups on devices with locals. IMAGE is not ported. On a device with
+** locals and shared memory: the matvec opts (MV: GROUP the reduce over 8 threads, LOCAL and UPCAST an output axis by 4)
+** and GROUPTOP (a reduce split over 16 threads through shared memory when the output is small), which end the heuristic. */
 #include "codegen/opt/opt.h"
 #include "uop/symbolic.h"
 
@@ -118,11 +118,80 @@ static int try_matvec(cg_sched *k, kview *v) {
   return 0;
 }
 
+/* the first REDUCE-free divisor of sizes in szs of r's size, or 0 */
+static int64_t first_divisor(tg_uop *r, const int *szs, int n, int *err) {
+  for (int i = 0; i < n; i++) {
+    tg_uop *d = tg_uop_divides(r->src[0], szs[i], err);
+    if (*err) return 0;
+    tg_uop_release(d);
+    if (d) return szs[i];
+  }
+  return 0;
+}
+
+static int rng_index(cg_sched *k, tg_uop *r) {
+  cg_list l = {0};
+  if (cg_sched_rngs(k, &l)) return -1;
+  long at = cg_list_find(&l, r);
+  cg_list_free(&l);
+  return (int)at;
+}
+
+/* tensor cores first (USE_TC, TC_SELECT, TC_OPT as tinygrad's TC, TC_SELECT, TC_OPT): on a TC, upcast M and N and
+** local N, and the heuristic ends. 1 applied, 0 not, -1 error. */
+static int try_tensor_cores(cg_sched *k, kview *v) {
+  int64_t use_tc = env_int("TC", 1), tc_select = env_int("TC_SELECT", -1), tc_opt = env_int("TC_OPT", 0);
+  int nred = 0;
+  for (int a = 0; a < v->n; a++) nred += v->type[a] == CG_AX_GROUP_REDUCE || v->type[a] == CG_AX_REDUCE;
+  if (!(use_tc > 0 && (nred == 1 || tc_opt >= 1)) || !k->ren->n_tcs) return 0;
+  for (int axis = 0; axis < 3; axis++) {
+    cg_sched tk;
+    if (cg_sched_copy(k, &tk)) return -1;
+    tg_uop *rngs[3] = {0};
+    int r = cg_sched_apply_tc(&tk, axis, (int)tc_select, (int)tc_opt, (int)use_tc, rngs);
+    if (r) {
+      cg_sched_free(&tk);
+      if (r < 0) return -1;
+      continue;
+    }
+    int err = 0;
+    static const int up[] = {5, 4, 3, 2}, loc[] = {4, 2};
+    for (int d = 1; d >= 0 && !err; d--) {
+      int64_t sz = first_divisor(rngs[d], up, 4, &err);
+      if (!sz || err) continue;
+      int at = rng_index(&tk, rngs[d]);
+      if (at < 0) { err = 1; break; }
+      int ar = cg_sched_apply_opt(&tk, CG_OPT_UPCAST, at, sz);
+      if (ar < 0) err = 1;
+      else if (ar == 0) {
+        tg_uop_release(rngs[d]);
+        rngs[d] = tg_uop_retain(tk.last_rep);
+      }
+    }
+    int64_t sz = err ? 0 : first_divisor(rngs[0], loc, 2, &err);
+    if (sz && !err) {
+      int at = rng_index(&tk, rngs[0]);
+      if (at < 0 || cg_sched_apply_opt(&tk, CG_OPT_LOCAL, at, sz) < 0) err = 1;
+    }
+    for (int i = 0; i < 3; i++) tg_uop_release(rngs[i]);
+    if (err) { cg_sched_free(&tk); return -1; }
+    cg_sched_free(k);
+    *k = tk;
+    return 1;
+  }
+  return 0;
+}
+
 int cg_hand_coded_optimizations(cg_sched *k) {
   kview v = {0};
   cg_list bufs = {0}, topo = {0}, gates = {0};
-  /* tensor cores: none in the caps here (a TC opt is refused); IMAGE: not ported */
   if (view(k, &v)) goto fail;
+  {
+    int tcr = try_tensor_cores(k, &v);
+    if (tcr < 0) goto fail;
+    if (tcr) goto done;
+  }
+  /* IMAGE: not ported */
   int mv = try_matvec(k, &v);
   if (mv < 0) goto fail;
   if (mv) goto done;

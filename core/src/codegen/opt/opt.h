@@ -16,6 +16,8 @@ typedef struct cg_sched {
   int64_t next_range;        /* opt_range counter */
   tg_arg opts[CG_MAX_OPTS];  /* applied Opt(op, axis, arg) args, owned */
   size_t nopts;
+  tg_uop *last_rep;          /* the range the last apply_opt replaced (apply_opt's ret[0]); borrowed from ast */
+  const struct cg_tc *tensor_core;
 } cg_sched;
 
 int cg_sched_init(cg_sched *k, tg_uop *ast, const cg_ren *ren);
@@ -30,6 +32,10 @@ tg_uop *cg_sched_optimized_ast(cg_sched *k);      /* get_optimized_ast: new refe
 
 /* apply_opt: 0 applied; 1 KernelOptError (not applied, k unchanged); -1 hard error (message set) */
 int cg_sched_apply_opt(cg_sched *k, int op, int axis, int64_t arg);
+
+/* apply_opt(Opt(OptOps.TC, axis, (tc_select, tc_opt, use_tensor_cores))): 0 applied, with the (N, M, K) ranges it
+** shifted in axes_out (new references); 1 KernelOptError (k unchanged); -1 hard error */
+int cg_sched_apply_tc(cg_sched *k, int axis, int tc_select, int tc_opt, int use_tc, tg_uop *axes_out[3]);
 
 /* hand_coded_optimizations on k (in place): 0, or -1 on a hard error */
 int cg_hand_coded_optimizations(cg_sched *k);
