@@ -359,6 +359,18 @@ def test_binary(op, name):
       if op == "pow" and WGSL:
         ok = np.broadcast_to(np.isfinite(x) & np.isfinite(y) & (x != 0), got.shape) & np.isfinite(want)
         got, want = Tensor(got.numpy()[ok]), want[ok]
+      if on_gpu() and op in ("mod", "fmod") and out_name(tg_out) in ("float16", "bfloat16"):
+        # x - trunc(x/y)*y: GPU compilers fuse the last multiply-subtract into one FMA (NVRTC does by default: the product
+        # is not rounded to 16 bits), so where x/y rounds up to a whole number the result may differ from the per-op
+        # rounded reference by up to one unit in the last place of x: accepted element by element, exactly that far
+        g = got.numpy().astype(np.float64)
+        xa = np.abs(np.broadcast_to(np.asarray(x, np.float64), g.shape))
+        with np.errstate(all="ignore"):
+          ulp = np.spacing(xa.astype(np.float16)).astype(np.float64) if out_name(tg_out) == "float16" else \
+                np.where(xa > 0, 2.0 ** (np.floor(np.log2(np.where(xa > 0, xa, 1.0))) - 7), 0.0)
+          w64 = np.broadcast_to(np.asarray(want, np.float64), g.shape)
+          fused = np.isfinite(g) & np.isfinite(w64) & (np.abs(g - w64) <= ulp)
+        got = Tensor(np.where(fused, w64, g).astype(np.float32))
       check(got, want, out_name(tg_out),
             kind if out_name(tg_out) in FLOATS else "exact", f"{op} {name} {what}")
 
@@ -558,4 +570,5 @@ def test_noopt_and_debug4_subset():
   # the kernels' names: after "void" in the C-family dialects (CUDA: `void __launch_bounds__(n) r_...`), after "fn" in WGSL,
   # in the comment after #version in the glsl dialect
   src = (r.stdout + r.stderr).replace("\n// E_", "\nvoid E_").replace("\n// r_", "\nvoid r_")
-  assert re.search(r"\b(void|fn)\b[^\n(]*\bE_", src) and re.search(r"\b(void|fn)\b[^\n(]*\br_", src), "DEBUG=4 printed no kernel source"
+  name_after = r"\b(void|fn)\b(?:[^\n(]|\(\d+\))*\b"  # CUDA's `void __launch_bounds__(4) E_4_4(`: the one parenthesis allowed
+  assert re.search(name_after + "E_", src) and re.search(name_after + "r_", src), "DEBUG=4 printed no kernel source"
