@@ -5,8 +5,8 @@ the same list plugins/tgc-cuda declares); none for HIP and Metal (those plugins 
 
 Every kernel is built by tinygrad's scheduler (as in tests/test_codegen.py), crosses to C as JSON and goes through
 tests/c/tools/codegentool with CODEGENTOOL_GPU=<dialect>, i.e. with the caps the GPU plugin declares (ops, dtypes,
-vector width, launch and shared memory limits; tinygrad's renderer gets the same limits). Compared, NOOPT=1 and with the
-heuristic (GROUPTOP/MV reductions through shared memory, LOCAL groups, upcasts):
+vector width, launch and shared memory limits, tensor cores; tinygrad's renderer gets the same limits). Compared, NOOPT=1
+and with the heuristic (tensor cores, GROUPTOP/MV reductions through shared memory, LOCAL groups, upcasts):
   * the graph after every pass of full_rewrite_to_sink (CUDA);
   * the rendered source, byte for byte, for cuda, hip and metal, and the launch sizes. The one intended difference:
     a variable parameter is `const long long` in tgc's CUDA and HIP dialects (every launch parameter is 8 bytes,
