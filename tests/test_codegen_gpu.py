@@ -5,8 +5,8 @@ the same list plugins/tgc-cuda declares); none for HIP and Metal (those plugins 
 
 Every kernel is built by tinygrad's scheduler (as in tests/test_codegen.py), crosses to C as JSON and goes through
 tests/c/tools/codegentool with CODEGENTOOL_GPU=<dialect>, i.e. with the caps the GPU plugin declares (ops, dtypes,
-vector width, launch and shared memory limits; tinygrad's renderer gets the same limits). Compared, NOOPT=1 and with the
-heuristic (GROUPTOP/MV reductions through shared memory, LOCAL groups, upcasts):
+vector width, launch and shared memory limits, tensor cores; tinygrad's renderer gets the same limits). Compared, NOOPT=1
+and with the heuristic (tensor cores, GROUPTOP/MV reductions through shared memory, LOCAL groups, upcasts):
   * the graph after every pass of full_rewrite_to_sink (CUDA);
   * the rendered source, byte for byte, for cuda, hip and metal, and the launch sizes. The one intended difference:
     a variable parameter is `const long long` in tgc's CUDA and HIP dialects (every launch parameter is 8 bytes,
@@ -245,6 +245,9 @@ def check_tc(graph, arch: str, env: dict[str, int] | None = None) -> list[str]:
   ren, opts = {"metal": metal_renderer, "hip": hip_renderer, "cuda": cuda_renderer}[dialect](arch), []
   old = {k: os.environ.get(k) for k in env}
   os.environ.update({k: str(v) for k, v in env.items()})
+  # to_program caches by (ast, renderer type, target, config): RENDERERS' metal/hip renderers have the same targets and no
+  # tensor cores, so a cached program of theirs must not answer here (nor ours there)
+  tg_codegen.to_program_cache.clear()
   try:
     calls = [c for c in graph().schedule_linear().src if c.src[0].op is Ops.SINK]
     for ki, call in enumerate(calls):
@@ -262,6 +265,7 @@ def check_tc(graph, arch: str, env: dict[str, int] | None = None) -> list[str]:
       assert tuple(prog["global_size"]) == tuple(want.arg.global_size) and tuple(prog["local_size"]) == tuple(want.arg.local_size)
       opts.append(str(want.src[0].arg.applied_opts))
   finally:
+    tg_codegen.to_program_cache.clear()
     for k, v in old.items():
       if v is None: os.environ.pop(k, None)
       else: os.environ[k] = v

@@ -55,6 +55,38 @@ def test_caps_and_properties():
   except OSError: kmod = None
   if kmod: assert p["driver_version"].startswith(f"{kmod[1]} (CUDA "), (p["driver_version"], kmod[1])
 
+def test_tensor_cores_declared():
+  """tinygrad's CUDARenderer.tensor_cores for the arch (tc.get_cuda): sm_75 m16n8k8 f16; sm_80 + m16n8k16 f16/bf16, tf32;
+  sm_89 + m16n8k32 fp8."""
+  tcs = [(t["dims"], t["dtype_in"], t["dtype_out"]) for t in tgc.Device["CUDA"].caps["tensor_cores"]]
+  sm75 = [((8, 16, 8), "float16", "float32"), ((8, 16, 8), "float16", "float16")]
+  sm80 = [((8, 16, 16), "float16", "float32"), ((8, 16, 16), "bfloat16", "float32"), ((8, 16, 16), "float16", "float16")] + sm75 + \
+         [((8, 16, 8), "float32", "float32")]
+  sm89 = sm80 + [((8, 16, 32), "fp8e4m3", "float32"), ((8, 16, 32), "fp8e5m2", "float32")]
+  assert tcs == (sm89 if cc() >= 89 else sm80 if cc() >= 80 else sm75 if cc() >= 75 else [])
+
+TC_MATMULS = [(64, 64, 64, "float16", None), (256, 512, 128, "float16", None), (16, 16, 16, "float16", None), (64, 8, 64, "float16", None),
+              (64, 64, 64, "float16", "float16"), (64, 64, 64, "float16", "float32"), (512, 512, 512, "bfloat16", None),
+              (60, 60, 60, "float16", None)]
+
+@pytest.mark.parametrize("m,k,n,dt,acc", TC_MATMULS, ids=[f"{m}x{k}x{n}-{dt}-{acc}" for m, k, n, dt, acc in TC_MATMULS])
+def test_tensor_core_matmul(m, k, n, dt, acc):
+  """The engine's matmul on the GPU with tensor cores (DEBUG=3 shows OptOps.TC, as tinygrad applies it), against numpy on
+  the same rounded inputs. 60x60x60 is not a multiple of the TC dims: no TC there (TC_OPT=0), the plain kernel."""
+  if dt == "bfloat16" and cc() < 80: pytest.skip("bfloat16 needs sm_80")
+  code = (f"import numpy as np\nfrom tgc import Tensor, dtypes\nrng = np.random.default_rng(0)\n"
+          f"a, b = Tensor(rng.standard_normal(({m}, {k})).astype(np.float32)).cast(dtypes.{dt}).realize(), "
+          f"Tensor(rng.standard_normal(({k}, {n})).astype(np.float32)).cast(dtypes.{dt}).realize()\n"
+          f"out = a.matmul(b, dtype={'None' if acc is None else 'dtypes.' + acc}).cast(dtypes.float).numpy()\n"
+          f"ref = a.cast(dtypes.float).numpy() @ b.cast(dtypes.float).numpy()\n"
+          f"print('ERR', float(np.abs(out - ref).max() / np.abs(ref).max()))\n")
+  r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "DEV": "CUDA", "DEBUG": "3"})
+  assert r.returncode == 0, r.stderr
+  err = float(r.stdout.split("ERR")[1])
+  assert err < (2e-2 if acc == "float16" or dt == "bfloat16" else 5e-3), (err, r.stderr[-2000:])
+  tc = [ln for ln in r.stderr.split("\n") if "opts:" in ln and "OptOps.TC" in ln]
+  assert bool(tc) == (m % 16 == 0 and n % 8 == 0 and k % 8 == 0), r.stderr[-3000:]
+
 def test_caps_agree_with_torch():
   code = ("import json, torch; d = torch.cuda.get_device_properties(0); print(json.dumps({'name': d.name, 'cc': d.major * 10 + d.minor, "
           "'mem': d.total_memory}))")

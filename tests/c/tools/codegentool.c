@@ -101,12 +101,12 @@ static void gpu_caps(tg_device_caps *caps) {
     caps->tensor_cores = cg_tc_cuda_caps(caps->arch, &caps->n_tensor_cores); /* as plugins/tgc-cuda declares them */
   }
   if (hip) caps->shared_max = 65536;
-  if (hip && arch) { /* CODEGENTOOL_ARCH=gfxN: HIPRenderer's tensor cores (RDNA3's) */
+  if (hip && arch && !strncmp(arch, "gfx", 3)) { /* CODEGENTOOL_ARCH=gfxN: HIPRenderer's tensor cores (RDNA3's) */
     snprintf(caps->arch, sizeof caps->arch, "%s", arch);
     caps->tensor_cores = cg_tc_amd_caps(caps->arch, &caps->n_tensor_cores);
   }
   if (metal) m &= ~(1ull << TG_FLOAT64);
-  if (metal && arch) { /* CODEGENTOOL_ARCH=AppleN: MetalRenderer's tensor cores from Apple7 on */
+  if (metal && arch && !strncmp(arch, "Apple", 5)) { /* CODEGENTOOL_ARCH=AppleN: MetalRenderer's tensor cores from Apple7 on */
     snprintf(caps->arch, sizeof caps->arch, "%s", arch);
     caps->tensor_cores = cg_tc_metal_caps(caps->arch, &caps->n_tensor_cores);
   }
