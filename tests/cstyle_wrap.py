@@ -70,3 +70,11 @@ def unwrap(src: str, type_names) -> str:
       if _binary(src[o:e + 1]): return unwrap(src[:i] + src[o + 1:e] + src[e + 1:], type_names)
       i = src.find(head, i + 1)
   return src
+
+def wrap_tinygrad_cpu():
+  """tinygrad's CPU device (its ClangRenderer) as an oracle of values: given the same wraps, so that it computes numpy's
+  narrow-int results as tgc does (tinygrad's own clang kernels widen uint8 200+100 to 300). No-op on its Python emulator."""
+  from tinygrad import Device
+  from tinygrad.renderer.cstyle import CStyleLanguage
+  r = Device["CPU"].renderer
+  if isinstance(r, CStyleLanguage) and not hasattr(r, "_tinygrad_rewrite"): wrapping(r)
