@@ -23,14 +23,22 @@ WRAP = PatternMatcher([(UPat((Ops.ADD, Ops.SUB, Ops.MUL, Ops.SHL, Ops.NEG, Ops.C
 def _wrapping_class(cls):
   def _render(self, uops):
     self._children = Counter(v for u in uops for v in u.src)
-    return cls._render(self, uops)
-  # a class of its own: tinygrad's to_program cache keys on type(renderer), so a plain renderer's program is never reused
-  return type(f"Wrapping{cls.__name__}", (cls,), {"_render": _render})
+    try: return cls._render(self, uops)
+    finally: del self._children
+  # a class of its own: tinygrad's to_program cache keys on type(renderer), so a plain renderer's program is never reused.
+  # tinygrad pickles renderers (its disk cache): one is rebuilt from its tinygrad class, in any process
+  return type(f"Wrapping{cls.__name__}", (cls,), {"_render": _render, "string_rewrite": WRAP + cls.string_rewrite,
+                                                   "_tinygrad_rewrite": cls.string_rewrite, "__reduce__": lambda self: (_rebuild, (cls, dict(vars(self))))})
+
+def _rebuild(cls, state):
+  r = cls.__new__(cls)
+  r.__dict__.update(state)
+  r.__class__ = _wrapping_class(cls)
+  return r
 
 def wrapping(r):
   """Makes the tinygrad renderer `r` (an instance, its string_rewrite as its __init__ left it) print tgc's wraps; returns r."""
-  r._tinygrad_rewrite = r.string_rewrite
-  r.string_rewrite = WRAP + r.string_rewrite
+  if "string_rewrite" in vars(r): r._tinygrad_rewrite, r.string_rewrite = r.string_rewrite, WRAP + r.string_rewrite  # HIP on CDNA sets its own
   r.__class__ = _wrapping_class(type(r))
   return r
 
