@@ -3,7 +3,8 @@
 C promotes char and short operands to int: an int8/uint8/int16/uint16 ADD, SUB, MUL, SHL, neg (MUL by -1) or signed
 CDIV printed inline (`(val0+val1)`) and then CAST to a wider type, or compared, kept bits its dtype does not have
 (uint8 200+100 widened to 300, not 44). tinygrad 0.14.0's ClangRenderer and CUDARenderer print the same code; tgc's
-C-family printer casts such an inlined value back to its dtype (core/src/renderer/cstyle.c, wraps_inline). Both the
+C-family printer casts such an inlined value back to its dtype (core/src/renderer/cstyle.c, wraps_inline). WGSL keeps these
+dtypes in i32/u32 registers: a compare or >> reads its operand wrapped (core/src/renderer/wgsl.c, operand). Both the
 heuristic opts (lengths >= 8: UPCAST gives vector ALUs in the "c" dialect) and NOOPT=1 (scalar code) run."""
 import os, warnings
 import numpy as np
@@ -26,6 +27,7 @@ WIDEN = {  # name: (tgc, numpy) of the narrow result r
   "int32": (lambda r: r.cast(tgc.dtypes.int32), lambda r: r.astype(np.int32)),
   "float32": (lambda r: r.cast(tgc.dtypes.float32), lambda r: r.astype(np.float32)),
   "lt": (lambda r: r < 50, lambda r: r < 50),
+  "shr": (lambda r: (r >> 1).cast(tgc.dtypes.int32), lambda r: (r >> 1).astype(np.int32)),  # WGSL's registers: a >> reads the bits
 }
 
 def inputs(name: str, n: int):
