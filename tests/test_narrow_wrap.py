@@ -6,7 +6,7 @@ CDIV printed inline (`(val0+val1)`) and then CAST to a wider type, or compared, 
 C-family printer casts such an inlined value back to its dtype (core/src/renderer/cstyle.c, wraps_inline). WGSL keeps these
 dtypes in i32/u32 registers: a compare or >> reads its operand wrapped (core/src/renderer/wgsl.c, operand). Both the
 heuristic opts (lengths >= 8: UPCAST gives vector ALUs in the "c" dialect) and NOOPT=1 (scalar code) run."""
-import os, warnings
+import warnings
 import numpy as np
 import pytest
 import tgc
