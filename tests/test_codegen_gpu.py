@@ -8,9 +8,11 @@ tests/c/tools/codegentool with CODEGENTOOL_GPU=<dialect>, i.e. with the caps the
 vector width, launch and shared memory limits, tensor cores; tinygrad's renderer gets the same limits). Compared, NOOPT=1
 and with the heuristic (tensor cores, GROUPTOP/MV reductions through shared memory, LOCAL groups, upcasts):
   * the graph after every pass of full_rewrite_to_sink (CUDA);
-  * the rendered source, byte for byte, for cuda, hip and metal, and the launch sizes. The one intended difference:
+  * the rendered source, byte for byte, for cuda, hip and metal, and the launch sizes. The intended differences:
     a variable parameter is `const long long` in tgc's CUDA and HIP dialects (every launch parameter is 8 bytes,
-    plugins/tgc-cuda/README.md) where tinygrad writes `const int`.
+    plugins/tgc-cuda/README.md) where tinygrad writes `const int`; an inlined narrow-int ADD/SUB/MUL/SHL/NEG (and signed
+    CDIV) is cast back to its dtype, `((unsigned char)(a+b))` (C promotes it to int), which tests/cstyle_wrap.py applies
+    to tinygrad's renderers here, so that the bytes still compare (test_narrow_wrap_is_the_only_departure).
 Needs: tinygrad==0.14.0 and the C tools (TGC_BUILD_DIR)."""
 import json, os, re, subprocess
 import numpy as np
@@ -29,6 +31,7 @@ import tinygrad.codegen as tg_codegen  # noqa: E402
 from tinygrad.codegen import full_rewrite_to_sink, to_program  # noqa: E402
 
 from tinygrad_ir import to_json, tool  # noqa: E402
+from cstyle_wrap import wrapping, unwrap, NARROW  # noqa: E402
 
 class _NoCompiler:
   """Stands in for NVRTC/hipcc: the renderers are only asked to render."""
@@ -38,16 +41,17 @@ class _NoCompiler:
 def cuda_renderer(arch: str):
   """tinygrad's CUDARenderer for DEV=CUDA on `arch`, with its tensor cores (tc.get_cuda(arch)) and codegentool's limits."""
   compiler_cuda.NVRTCCompiler = _NoCompiler
-  r = CUDARenderer(Target("CUDA", "CUDA", arch))
+  r = wrapping(CUDARenderer(Target("CUDA", "CUDA", arch)))
   r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 49152
   return r
 
 def _renderers() -> dict:
   compiler_cuda.NVRTCCompiler, compiler_amd.HIPCompiler = _NoCompiler, _NoCompiler
   cuda = cuda_renderer("sm_90")
-  hip = HIPRenderer(Target("AMD", "HIP", "gfx1100"))
+  hip = wrapping(HIPRenderer(Target("AMD", "HIP", "gfx1100")))
   metal = MetalRenderer.__new__(MetalRenderer)   # MetalRenderer.__init__ loads the macOS compiler; the class has everything else
   Renderer.__init__(metal, Target("METAL", "METAL", "Apple9"))
+  wrapping(metal)
   for r in (hip, metal): r.tensor_cores = []
   for r in (cuda, hip, metal):   # the limits codegentool declares for every GPU dialect (tests/c/tools/codegentool.c)
     r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 49152
@@ -95,6 +99,9 @@ KERNELS = {
   "huge_1d": lambda: Tensor.empty(70000 * 1024).realize() + 1,
   "bitcast": lambda: rand((16,)).bitcast(dtypes.int32) + 1,
   "inf_nan": lambda: (rand((16,)) > 0).where(float("inf"), float("nan")) + rand((16,)).maximum(0),
+  "narrow_int": lambda: (rand((64,), dtypes.uint8) + rand((64,), dtypes.uint8, seed=1) + rand((64,), dtypes.uint8, seed=2)).cast(dtypes.int32) +
+                        (rand((64,), dtypes.int8) * 3 - 1).cast(dtypes.int32) + (rand((64,), dtypes.int16) << 3).cast(dtypes.int32) +
+                        (rand((64,), dtypes.uint16) - rand((64,), dtypes.uint16, seed=1)).cast(dtypes.int32) + (rand((64,), dtypes.int8) // rand((64,), dtypes.int8, seed=1)).cast(dtypes.int32),
 }
 
 def calls_of(name):
@@ -156,6 +163,36 @@ def test_source_matches_tinygrad(dialect, name, noopt):
     assert prog["name"] == want.arg.function_name
     assert tuple(prog["global_size"]) == tuple(want.arg.global_size) and tuple(prog["local_size"]) == tuple(want.arg.local_size)
     assert (tuple(prog["globals"]), tuple(prog["outs"]), tuple(prog["ins"])) == (want.arg.globals, want.arg.outs, want.arg.ins)
+
+def _plain(dialect: str):  # tinygrad's renderer of RENDERERS[dialect] without tgc's narrow-int wraps
+  compiler_cuda.NVRTCCompiler, compiler_amd.HIPCompiler = _NoCompiler, _NoCompiler
+  if dialect == "metal":
+    r = MetalRenderer.__new__(MetalRenderer)
+    Renderer.__init__(r, Target("METAL", "METAL", "Apple9"))
+  else: r = (CUDARenderer(Target("CUDA", "CUDA", "sm_90")) if dialect == "cuda" else HIPRenderer(Target("AMD", "HIP", "gfx1100")))
+  r.tensor_cores = RENDERERS[dialect].tensor_cores
+  r.global_max, r.local_max, r.shared_max = RENDERERS[dialect].global_max, RENDERERS[dialect].local_max, RENDERERS[dialect].shared_max
+  return r
+
+@pytest.mark.parametrize("noopt", [1, 0], ids=["noopt", "opt"])
+@pytest.mark.parametrize("dialect", list(RENDERERS))
+def test_narrow_wrap_is_the_only_departure(dialect, noopt):
+  """tinygrad's own renderer (not wrapping()) prints the narrow-int kernel without the wraps and is otherwise tgc's text."""
+  plain, names = _plain(dialect), [RENDERERS[dialect].render_dtype(dt) for dt in NARROW]
+  wraps = 0
+  for ki, call in enumerate(calls_of("narrow_int")):
+    ours = normalize(json.loads(run_tool(call.src[0], "render", noopt, dialect))["source"])
+    with Context(NOOPT=noopt): want = to_program(call.src[0], plain).src[2].arg
+    wraps += ours != want
+    assert unwrap(ours, names) == want, f"kernel {ki}"
+  assert wraps, "no kernel of narrow_int has a wrap"
+
+def test_unwrap_keeps_casts():
+  assert unwrap("((int)(((unsigned char)(a+b))))", ["unsigned char"]) == "((int)((a+b)))"
+  assert unwrap("x = ((unsigned char)((a+b))); y = ((unsigned char)(v)); z = ((signed char)-v);", ["unsigned char", "signed char"]) == \
+    "x = ((unsigned char)((a+b))); y = ((unsigned char)(v)); z = -v;"
+  assert unwrap("((short)((short)(a+b)+c))", ["short"]) == "(a+b+c)"
+  assert unwrap("((short)(c*(short)(a*b)))", ["short"]) == "(c*a*b)"
 
 def test_grouptop_uses_shared_memory():
   """A full reduction on a GPU is split over 16 threads through __shared__ memory with a barrier, as tinygrad's is."""
@@ -226,6 +263,7 @@ def metal_renderer(arch: str):
   import tinygrad.codegen.opt.tc as tc
   r = MetalRenderer.__new__(MetalRenderer)
   Renderer.__init__(r, Target("METAL", "METAL", arch))
+  wrapping(r)
   r.tensor_cores = tc.metal if int(arch[5:]) >= 7 else []
   r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 49152
   return r
@@ -233,7 +271,7 @@ def metal_renderer(arch: str):
 def hip_renderer(arch: str):
   """tinygrad's HIPRenderer for `arch` with its tensor cores (tc.get_amd: RDNA3's WMMA on gfx11) and codegentool's limits."""
   compiler_amd.HIPCompiler = _NoCompiler
-  r = HIPRenderer(Target("AMD", "HIP", arch))
+  r = wrapping(HIPRenderer(Target("AMD", "HIP", arch)))
   r.global_max, r.local_max, r.shared_max = (2147483647, 65535, 65535), (1024, 1024, 64), 65536
   return r
 

@@ -391,7 +391,9 @@ def test_fuzz_ops_against_tinygrad():
 if __name__ == "__main__":
   sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
   from tg_emulate import emulate_tinygrad_cpu
-  emulate_tinygrad_cpu()  # conftest's switch, which a child process does not get: no clang -> tinygrad's Python emulator
+  if not emulate_tinygrad_cpu():  # conftest's switch, which a child process does not get: no clang -> tinygrad's Python emulator
+    from cstyle_wrap import wrap_tinygrad_cpu
+    wrap_tinygrad_cpu()  # tinygrad's clang kernels with tgc's narrow-int wraps (tests/cstyle_wrap.py): the oracle computes numpy's
   if len(sys.argv) >= 4 and sys.argv[1] == "--child": _child(int(sys.argv[2]), int(sys.argv[3]))
   else:
     fails, stats = run_seeds([int(s) for s in sys.argv[1:]], trace=print)

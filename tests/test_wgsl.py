@@ -110,6 +110,11 @@ NARROW = {
   "int8_mod": lambda: _i([7, -7, 7, -7], dtypes.int8) % _i([2, 2, -2, -2], dtypes.int8),
   "int16_floordiv": lambda: _i([7, -7, 7, -7], dtypes.int16) // _i([2, 2, -2, -2], dtypes.int16),
   "uint8_lerp": lambda: _i([3, 1, 2, 2], dtypes.uint8).lerp(_i([200, 9, 0, 255], dtypes.uint8), _f(4)),
+  # a compare, >>, / or % reads a narrow ALU operand wrapped too (uint8 200+100 < 50 is True, (200+100)>>1 is 22)
+  "uint8_add_lt": lambda: (_i([200, 71, 3], dtypes.uint8) + _i([100, 1, 2], dtypes.uint8)) < 50,
+  "uint8_add_shr": lambda: ((_i([200, 71, 3], dtypes.uint8) + _i([100, 1, 2], dtypes.uint8)) >> 1).cast(dtypes.int32),
+  "int8_mul_div": lambda: ((_i([100, -7, 3], dtypes.int8) * 3) // _i([5, 2, -2], dtypes.int8)).cast(dtypes.int32),
+  "int16_shl_mod": lambda: ((_i([9000, -7, 3], dtypes.int16) << 3) % _i([5, 2, -2], dtypes.int16)).cast(dtypes.int32),
 }
 
 def _close(t: str, i: int) -> int:  # the index of the ")" closing the "(" at t[i]
@@ -209,3 +214,14 @@ def test_64bit_dtypes_refused():
                      capture_output=True, text=True, timeout=120, env={**os.environ, "CODEGENTOOL_GPU": "wgsl"}, check=False)
   # refused before any source exists: by the codegen (a dtype the caps lack that tinygrad never emulates), else by the renderer
   assert r.returncode == 1 and "float64" in r.stderr and ("device has no float64" in r.stderr or "WGSL has no float64" in r.stderr), r.stderr
+
+def test_narrow_alu_read_wrapped():
+  """A compare, >>, / or % reads a narrow ALU value wrapped to its width (its i32/u32 register holds uint8 200+100 as 300);
+  tinygrad's WGSLRenderer reads the register as it is."""
+  a, b = _i([200, 71, 3], dtypes.uint8), _i([100, 1, 2], dtypes.uint8)
+  ours, theirs = _one_kernel(((a + b) < 50).cast(dtypes.int32))
+  assert "&0xFFu)<50u)" in ours and "&0xFFu)<50u)" not in theirs
+  ours, _ = _one_kernel(((a + b) >> 1).cast(dtypes.int32))
+  assert "&0xFFu)>>1u)" in ours
+  ours, _ = _one_kernel(((_i([100, -7], dtypes.int8) * 3) // _i([5, 2], dtypes.int8)).cast(dtypes.int32))
+  assert "<<24u)>>24u)/" in ours

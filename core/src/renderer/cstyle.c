@@ -240,6 +240,26 @@ static void render_alu(tg_sb *b, rstate *s, tg_uop *x) {
   }
 }
 
+/* C promotes char and short operands to int, so these ops' result can leave a narrow dtype (200+100 is 300, -(-128) and
+** -128/-1 are 128) and a widening CAST or a compare of it would see bits the dtype does not have. A typed variable wraps
+** it on assignment; an inlined one is cast back: `((unsigned char)(a+b))`. Vector ALUs (gcc's vector_size) do not
+** promote, and GPU dialects have none. A departure from tinygrad 0.14.0, which prints the bare expression. */
+static int wraps_inline(tg_uop *u) {
+  int sgn = u->dtype == TG_INT8 || u->dtype == TG_INT16, uns = u->dtype == TG_UINT8 || u->dtype == TG_UINT16;
+  if (!(sgn || uns) || cg_max_numel(u) != 1) return 0;
+  switch ((tg_op)u->op) {
+  case TG_OP_ADD: case TG_OP_SUB: case TG_OP_MUL: case TG_OP_SHL: case TG_OP_NEG: return 1;
+  case TG_OP_CDIV: return sgn;
+  default: return 0;
+  }
+}
+static char *wrap_inline(const cs_lang *L, tg_uop *u, char *l) { /* takes l; every format above is "(...)" or "-x" */
+  tg_sb b = sb_new();
+  tg_sb_printf(&b, "((%s)%s)", cs_scalar_name(L, u->dtype), l);
+  free(l);
+  return sb_take(&b);
+}
+
 /* the line (or inline expression) of one UOp; NULL when it cannot be rendered */
 static char *render_uop(rstate *s, tg_uop *u) {
   const cs_lang *L = s->L;
@@ -484,6 +504,7 @@ char *cs_render(const cs_lang *L, tg_uop *const *uops, size_t n, const char *fna
                ((u->op == TG_OP_CAST || u->op == TG_OP_BITCAST) && (as == CG_AS_GLOBAL || as == CG_AS_LOCAL)) ||
                ((u->op == TG_OP_STACK || alu_not_where || u->op == TG_OP_CAST || u->op == TG_OP_BITCAST) && children == 1));
     if (inl) {
+      if (wraps_inline(u) && !(l = wrap_inline(L, u, l))) goto out;
       setname(&s, u, l);
     } else {
       tg_sb line = sb_new();

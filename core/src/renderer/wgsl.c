@@ -310,6 +310,19 @@ static const char *alu_fmt(int op) {
   }
 }
 
+static int is_narrow(int dt);
+static void put_wrapped(tg_sb *b, int dt, const char *v);
+/* int8/int16/uint8/uint16 live in i32/u32 registers, so an ALU result of theirs (uint8 200+100) holds bits its dtype does
+** not have until a cast wraps it (render_uop's CAST). The ops that read those bits (a compare, >>, /, %) read a narrow ALU
+** operand wrapped to its width, as C's typed variables would hold it. */
+static const char *operand(tg_sb *tmp, wstate *s, tg_uop *x, tg_uop *v) {
+  int reads = x->op == TG_OP_CMPLT || x->op == TG_OP_CMPNE || x->op == TG_OP_CMPEQ || x->op == TG_OP_SHR || x->op == TG_OP_CDIV || x->op == TG_OP_CMOD;
+  if (!reads || !is_narrow(v->dtype) || !tg_opset_has(TG_GROUP_ALU, (tg_op)v->op)) return R(s, v);
+  put_wrapped(tmp, v->dtype, R(s, v)); /* tmp: fresh, freed by the caller */
+  if (tmp->failed || !tmp->buf) { s->failed = 1; return "?"; }
+  return tmp->buf;
+}
+
 static void render_alu(tg_sb *b, wstate *s, tg_uop *x) {
   if (x->op == TG_OP_NEG && (x->dtype == TG_UINT8 || x->dtype == TG_UINT16 || x->dtype == TG_UINT32 || x->dtype == TG_UINT64)) {
     tg_sb_printf(b, "(0-%s)", R(s, x->src[0]));
@@ -332,7 +345,10 @@ static void render_alu(tg_sb *b, wstate *s, tg_uop *x) {
   ** sign-extended i32 in registers. */
   if (x->op == TG_OP_CMOD && (x->dtype == TG_INT8 || x->dtype == TG_INT16 || x->dtype == TG_INT32)) {
     s->rem = 1;
-    tg_sb_printf(b, "tg_rem(%s,%s)", R(s, x->src[0]), R(s, x->src[1]));
+    tg_sb t0 = sb_new(), t1 = sb_new();
+    const char *a = operand(&t0, s, x, x->src[0]), *d = operand(&t1, s, x, x->src[1]);
+    tg_sb_printf(b, "tg_rem(%s,%s)", a, d);
+    free(t0.buf), free(t1.buf);
     return;
   }
   /* half's 1/x, sqrt, sin, exp2, log2 in f32, rounded once to f16: what the CPU device computes (half in float), and WGSL
@@ -352,7 +368,11 @@ static void render_alu(tg_sb *b, wstate *s, tg_uop *x) {
     if (*p == '%' && p[1] >= '0' && p[1] <= '2') {
       tg_uop *v = x->src[p[1] - '0'];
       if (strip && v->op == x->op) put_strip_parens(b, R(s, v));
-      else tg_sb_puts(b, R(s, v));
+      else {
+        tg_sb t = sb_new();
+        tg_sb_puts(b, operand(&t, s, x, v));
+        free(t.buf);
+      }
       p++;
       continue;
     }
