@@ -63,8 +63,10 @@ static void json_ints(const char *key, const int64_t *v, size_t n) {
 ** gpudims, decompositions) and the renderer can be compared with tinygrad's GPU renderers with no GPU at hand:
 ** "cuda" as plugins/tgc-cuda declares it (CODEGENTOOL_ARCH=sm_XX, default sm_90: half from sm_53, bfloat16 from sm_80,
 ** fp8 from sm_89); "hip" and "metal" with tinygrad's HIPRenderer/MetalRenderer dtypes; any other dialect (e.g. "c") gets
-** the CUDA limits with the CPU's ops and dtypes. All: CStyleLanguage.code_for_op's 21 ops, 4-wide vectors, tensor cores
-** only for cuda (CUDARenderer's get_cuda(arch): sm_75+) for metal with CODEGENTOOL_ARCH=AppleN (N >= 7), for hip with CODEGENTOOL_ARCH=gfxN (RDNA3's), CUDARenderer's global_max/local_max/shared_max (HIP: 65536 bytes of shared memory). */
+** the CUDA limits with the CPU's ops and dtypes. All: CStyleLanguage.code_for_op's 21 ops (FDIV too with CODEGENTOOL_FDIV=1),
+** 4-wide vectors, CUDARenderer's global_max/local_max/shared_max (HIP: 65536 bytes of shared memory). Tensor cores: cuda's
+** (CUDARenderer's get_cuda(arch): sm_75+), metal's with CODEGENTOOL_ARCH=AppleN (N >= 7), hip's with CODEGENTOOL_ARCH=gfxN
+** (RDNA3's); none otherwise. */
 static void gpu_caps(tg_device_caps *caps) {
   const char *d = getenv("CODEGENTOOL_GPU");
   if (!d || !*d) return;
